@@ -1,0 +1,1 @@
+"""asyncpg driver for river_core (AsyncEngine)."""

@@ -1,0 +1,1 @@
+"""psycopg 3 driver for river_core (sync Engine and AsyncEngine)."""
