@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 
-class JobState(str, enum.Enum):
+class JobState(enum.StrEnum):
     """River's `river_job_state` enum."""
 
     AVAILABLE = "available"
