@@ -36,7 +36,7 @@ def validate_topic(topic: str) -> str:
 class _Lost:
     """Queued by asyncpg's termination callback: `conn` is gone."""
 
-    conn: asyncpg.Connection
+    conn: object
 
 
 class AsyncpgListener(Listener):
@@ -122,12 +122,12 @@ class AsyncpgListener(Listener):
                 self._conn = None
                 raise ConnectionLostError("listener connection lost")
 
-    def _on_notify(self, conn: object, pid: int, channel: str, payload: str) -> None:
+    def _on_notify(self, conn: object, pid: int, channel: str, payload: object) -> None:
         self._queue.put_nowait(
-            Notification(topic=channel.removeprefix(self._prefix), payload=payload)
+            Notification(topic=channel.removeprefix(self._prefix), payload=str(payload))
         )
 
-    def _on_terminate(self, conn: asyncpg.Connection) -> None:
+    def _on_terminate(self, conn: object) -> None:
         self._queue.put_nowait(_Lost(conn))
 
     def _live(self) -> asyncpg.Connection:

@@ -107,7 +107,7 @@ class PsycopgListener(Listener):
             raise ConnectionLostError("listener is not connected: call connect()")
         return self._conn
 
-    async def _execute(self, statement: sql.Composable) -> None:
+    async def _execute(self, statement: sql.Composed | sql.SQL) -> None:
         conn = self._live()
         try:
             await conn.execute(statement)
