@@ -1,10 +1,9 @@
-"""asyncpg errors (raw, or wrapped by SQLAlchemy's adapter) as river_core errors."""
+"""Raw asyncpg errors (from COPY, outside SQLAlchemy's wrapping) as river_core errors."""
 
 from __future__ import annotations
 
 import asyncpg
 import asyncpg.exceptions as pg_errors
-import sqlalchemy.exc
 
 from river_core.errors import (
     ConnectionLostError,
@@ -14,43 +13,32 @@ from river_core.errors import (
     UniqueViolationError,
 )
 
+# What asyncpg raises when the connection is gone (InterfaceError only with "connection is
+# closed": it also reports misuse, such as two operations at once).
+_CONNECTION_LOST = (
+    OSError,
+    pg_errors.PostgresConnectionError,
+    pg_errors.AdminShutdownError,
+    pg_errors.CrashShutdownError,
+    pg_errors.CannotConnectNowError,
+)
+
 
 def map_asyncpg_error(exc: BaseException) -> RiverError | None:
-    """The river_core error for `exc` (cause chained), or None if it is not a mapped one."""
-    native: BaseException | None
-    if isinstance(exc, sqlalchemy.exc.DBAPIError):
-        if exc.connection_invalidated:
-            return _chain(ConnectionLostError(str(exc.orig)), exc)
-        # SQLAlchemy's adapter raises its own DBAPI error from the asyncpg one.
-        native = exc.orig.__cause__ if exc.orig is not None else None
-    else:
-        native = exc
-    if native is None:
-        return None
-    mapped = _map_native(native)
-    return None if mapped is None else _chain(mapped, exc)
-
-
-def _map_native(exc: BaseException) -> RiverError | None:
+    """The river_core error for a raw asyncpg error (cause chained), None if not a mapped one."""
     message = str(exc)
+    mapped: RiverError
     if isinstance(exc, pg_errors.UniqueViolationError):
-        return UniqueViolationError(message)
-    if isinstance(exc, pg_errors.SerializationError | pg_errors.DeadlockDetectedError):
-        return SerializationFailureError(message)
-    if isinstance(exc, pg_errors.QueryCanceledError):
-        return QueryCanceledError(message)
-    if isinstance(
-        exc,
-        OSError
-        | pg_errors.PostgresConnectionError
-        | pg_errors.AdminShutdownError
-        | pg_errors.CrashShutdownError
-        | pg_errors.CannotConnectNowError,
-    ) or (isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in message):
-        return ConnectionLostError(message)
-    return None
-
-
-def _chain(mapped: RiverError, cause: BaseException) -> RiverError:
-    mapped.__cause__ = cause
+        mapped = UniqueViolationError(message)
+    elif isinstance(exc, pg_errors.SerializationError | pg_errors.DeadlockDetectedError):
+        mapped = SerializationFailureError(message)
+    elif isinstance(exc, pg_errors.QueryCanceledError):
+        mapped = QueryCanceledError(message)
+    elif isinstance(exc, _CONNECTION_LOST) or (
+        isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in message
+    ):
+        mapped = ConnectionLostError(message)
+    else:
+        return None
+    mapped.__cause__ = exc
     return mapped
