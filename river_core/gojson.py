@@ -39,10 +39,12 @@ __all__ = [
     "InvalidJSONError",
     "JSONNumber",
     "JSONObject",
+    "dataclass_items",
     "encode_args",
     "encode_value",
     "format_float",
     "format_time",
+    "is_pydantic_model",
     "parse_json_text",
     "reencode_json_text",
 ]

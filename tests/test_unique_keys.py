@@ -228,7 +228,7 @@ def test_bitmask_to_bits_range() -> None:
         (UniqueOpts(by_period=True), "unique_opts.by_period"),
         (UniqueOpts(by_state=["available", "running", "scheduled"]), "unique_opts.by_state"),
         (UniqueOpts(by_state=["nope"]), "unique_opts.by_state"),
-        (UniqueOpts(by_state="available"), "unique_opts.by_state"),  # type: ignore[arg-type]
+        (UniqueOpts(by_state="available"), "unique_opts.by_state"),
         (UniqueOpts(by_args=[]), "unique_opts.by_args"),
         (UniqueOpts(by_args=["a..b"]), "unique_opts.by_args"),
         (UniqueOpts(by_args="a"), "unique_opts.by_args"),
