@@ -24,7 +24,7 @@ from river_core.validation import (
     validate_max_attempts,
     validate_metadata,
     validate_priority,
-    validate_queue_name,
+    validate_queue,
     validate_scheduled_at,
     validate_tags,
 )
@@ -114,7 +114,7 @@ def resolve_insert(
         raise InvalidInsertOptsError("now", "must be a timezone-aware datetime")
     kind = validate_kind(kind)
 
-    queue = validate_queue_name(_first(layers, "queue", QUEUE_DEFAULT))
+    queue = validate_queue(_first(layers, "queue", QUEUE_DEFAULT))
     max_attempts = validate_max_attempts(_first(layers, "max_attempts", MAX_ATTEMPTS_DEFAULT))
     priority = validate_priority(_first(layers, "priority", PRIORITY_DEFAULT))
     tags = validate_tags(_first(layers, "tags", []))

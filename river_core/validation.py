@@ -33,7 +33,7 @@ __all__ = [
     "validate_max_attempts",
     "validate_metadata",
     "validate_priority",
-    "validate_queue_name",
+    "validate_queue",
     "validate_scheduled_at",
     "validate_tags",
 ]
@@ -119,7 +119,7 @@ def validate_kind(kind: object) -> str:
     return kind
 
 
-def validate_queue_name(queue: object) -> str:
+def validate_queue(queue: object) -> str:
     """A queue name: 1..64 bytes of [a-z0-9] runs joined by single `_`, `|` or `-`."""
     if not isinstance(queue, str):
         raise InvalidQueueNameError(f"must be a string, not {_type_name(queue)}")

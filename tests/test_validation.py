@@ -22,7 +22,7 @@ from river_core.validation import (
     validate_max_attempts,
     validate_metadata,
     validate_priority,
-    validate_queue_name,
+    validate_queue,
     validate_scheduled_at,
     validate_tags,
 )
@@ -36,13 +36,13 @@ INVALID_QUEUES: list[object] = [
 
 @pytest.mark.parametrize("queue", VALID_QUEUES)
 def test_valid_queue_names(queue: str) -> None:
-    assert validate_queue_name(queue) == queue
+    assert validate_queue(queue) == queue
 
 
 @pytest.mark.parametrize("queue", INVALID_QUEUES)
 def test_invalid_queue_names(queue: object) -> None:
     with pytest.raises(InvalidQueueNameError) as info:
-        validate_queue_name(queue)
+        validate_queue(queue)
     assert info.value.field == "queue"
 
 
@@ -157,7 +157,7 @@ ADVERSARIAL = [
     "-" * 1024,
 ]
 VALIDATORS: dict[str, tuple[Callable[[str], object], int]] = {
-    "queue": (validate_queue_name, 64),
+    "queue": (validate_queue, 64),
     "kind": (validate_kind, 127),
     "tag": (lambda tag: validate_tags([tag]), 255),
 }
