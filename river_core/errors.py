@@ -59,6 +59,14 @@ class QueueNotFoundError(NotFoundError):
         self.name = name
 
 
+class JobRunningError(RiverError):
+    """A running job cannot be deleted: cancel it first, or wait for it to finish."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"job is running, cancel it before deleting it: {job_id}")
+        self.job_id = job_id
+
+
 class DatabaseError(RiverError):
     """A failure reported by the database or the connection to it."""
 

@@ -1,0 +1,1041 @@
+"""The one SQLAlchemy Core implementation of the Executor, shared by every driver.
+
+Each method ports the semantics of River's query of the same name
+(`riverdriver/riverpgxv5/internal/dbsqlc/*.sql`) to Core constructs. Tables are defined with
+`schema=None` and every statement runs with `schema_translate_map={None: schema}`; the only other
+place the schema appears is as a package name of River's `river_job_state_in_bitmask` function
+and as a bound value in NOTIFY channels. Values are always bound.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Unpack
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
+
+from river_core.driver.interface import TOPIC_CONTROL, TOPIC_LEADERSHIP, Executor
+from river_core.driver.params import (
+    JobCancelParams,
+    JobDeleteBeforeParams,
+    JobGetAvailableParams,
+    JobGetStuckParams,
+    JobInsertParams,
+    JobInsertResult,
+    JobKindListParams,
+    JobListOrderBy,
+    JobListParams,
+    JobRescueParams,
+    JobScheduleParams,
+    JobScheduleResult,
+    JobSetStateIfRunningParams,
+    JobUpdateParams,
+    Leader,
+    LeaderElectParams,
+    LeaderReelectParams,
+    LeaderResignParams,
+    Queue,
+    QueueCreateOrSetUpdatedAtParams,
+    QueueUpdateParams,
+)
+from river_core.driver.tables import (
+    JOB_STATE,
+    RIVER_TABLES,
+    TIMESTAMPTZ,
+    pg_attribute,
+    river_job,
+    river_leader,
+    river_migration,
+    river_queue,
+)
+from river_core.errors import JobRunningError, ValidationError
+from river_core.gojson import format_time
+from river_core.job import FINAL_STATES, AttemptError, JobRow, JobState
+
+_TEXT_ARRAY = pg.ARRAY(sa.Text)
+_FINAL = sorted(state.value for state in FINAL_STATES)
+_MIGRATION_LINE_MAIN = "main"
+_ALL_QUEUES = "*"
+
+_j = river_job.c
+
+
+class _Truncate(sa.sql.expression.Executable, ClauseElement):
+    """`TRUNCATE TABLE t1, t2`: Core has no construct for it; names go through the preparer."""
+
+    inherit_cache = False
+
+    def __init__(self, tables: Sequence[sa.Table]) -> None:
+        self.tables = tables
+
+
+@compiles(_Truncate)
+def _compile_truncate(element: _Truncate, compiler: SQLCompiler, **kw: Any) -> str:
+    return "TRUNCATE TABLE " + ", ".join(
+        compiler.preparer.format_table(table) for table in element.tables
+    )
+
+
+# -- value helpers -------------------------------------------------------------------------
+
+
+def _bind(value: Any, type_: Any) -> sa.BindParameter[Any]:
+    return sa.bindparam(None, value, type_=type_)
+
+
+def _now_or(now: datetime | None) -> ColumnElement[datetime]:
+    """River's `coalesce(sqlc.narg('now')::timestamptz, now())`."""
+    return sa.func.coalesce(_bind(now, TIMESTAMPTZ), sa.func.now(), type_=TIMESTAMPTZ)
+
+
+def _jsonb(text: str | None) -> ColumnElement[Any]:
+    """A bound JSON text, as `jsonb`."""
+    return sa.cast(_bind(text, sa.Text), pg.JSONB)
+
+
+def _unnest(values: Sequence[Any], element_type: Any) -> ColumnElement[Any]:
+    """`unnest(:values::<type>[])`, typed as its elements."""
+    return sa.func.unnest(_bind(list(values), pg.ARRAY(element_type)), type_=element_type)
+
+
+def _unnest_jsonb(texts: Sequence[str | None]) -> ColumnElement[Any]:
+    """`unnest(:texts::text[]::jsonb[])`: JSON passed as text so every DBAPI binds it alike."""
+    return sa.func.unnest(
+        sa.cast(_bind(list(texts), _TEXT_ARRAY), pg.ARRAY(pg.JSONB)), type_=pg.JSONB
+    )
+
+
+def _unnest_states(states: Iterable[JobState]) -> ColumnElement[Any]:
+    """River's `unnest(@state::text[])::river_job_state`."""
+    return sa.cast(_unnest([state.value for state in states], sa.Text), JOB_STATE)
+
+
+def _state(state: JobState) -> ColumnElement[Any]:
+    return sa.cast(_bind(state.value, sa.Text), JOB_STATE)
+
+
+def _states(states: Iterable[JobState | str]) -> ColumnElement[Any]:
+    return sa.cast(_bind([JobState(s).value for s in states], _TEXT_ARRAY), pg.ARRAY(JOB_STATE))
+
+
+def _text(value: str) -> ColumnElement[str]:
+    return _bind(value, sa.Text)
+
+
+# -- row mapping ---------------------------------------------------------------------------
+
+
+def _job_columns(c: Any) -> list[ColumnElement[Any]]:
+    """The columns of a river_job row, JSON as text and the bitmask as an int, in row order."""
+    return [
+        c.id,
+        sa.cast(c.args, sa.Text).label("args"),
+        c.attempt,
+        c.attempted_at,
+        c.attempted_by,
+        c.created_at,
+        sa.cast(c.errors, _TEXT_ARRAY).label("errors"),
+        c.finalized_at,
+        c.kind,
+        c.max_attempts,
+        sa.cast(c.metadata, sa.Text).label("metadata"),
+        c.priority,
+        c.queue,
+        c.state,
+        c.scheduled_at,
+        c.tags,
+        c.unique_key,
+        sa.cast(c.unique_states, sa.Integer).label("unique_states"),
+    ]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+def _attempt_error(text: str) -> AttemptError:
+    data = json.loads(text)
+    return AttemptError(
+        at=_utc(datetime.fromisoformat(data["at"])),
+        attempt=int(data.get("attempt", 0)),
+        error=data.get("error", ""),
+        trace=data.get("trace", ""),
+    )
+
+
+def _job_row(row: Sequence[Any]) -> JobRow:
+    """Map the leading `_job_columns` of a result row to a JobRow."""
+    (
+        id_,
+        args,
+        attempt,
+        attempted_at,
+        attempted_by,
+        created_at,
+        errors,
+        finalized_at,
+        kind,
+        max_attempts,
+        metadata,
+        priority,
+        queue,
+        state,
+        scheduled_at,
+        tags,
+        unique_key,
+        unique_states,
+    ) = row[:18]
+    return JobRow(
+        id=id_,
+        kind=kind,
+        args=json.loads(args),
+        state=JobState(state),
+        queue=queue,
+        priority=priority,
+        attempt=attempt,
+        max_attempts=max_attempts,
+        created_at=_utc(created_at),
+        scheduled_at=_utc(scheduled_at),
+        attempted_at=_utc_or_none(attempted_at),
+        attempted_by=list(attempted_by or ()),
+        errors=[_attempt_error(e) for e in errors or ()],
+        finalized_at=_utc_or_none(finalized_at),
+        metadata=json.loads(metadata),
+        tags=list(tags),
+        unique_key=None if unique_key is None else bytes(unique_key),
+        unique_states=unique_states,
+        encoded_args=args.encode(),
+    )
+
+
+def _leader_columns(c: Any) -> list[ColumnElement[Any]]:
+    return [c.leader_id, c.elected_at, c.expires_at]
+
+
+def _leader(row: Sequence[Any] | None) -> Leader | None:
+    if row is None:
+        return None
+    return Leader(leader_id=row[0], elected_at=_utc(row[1]), expires_at=_utc(row[2]))
+
+
+_QUEUE_COLUMNS: list[ColumnElement[Any]] = [
+    river_queue.c.name,
+    river_queue.c.created_at,
+    river_queue.c.updated_at,
+    river_queue.c.paused_at,
+    sa.cast(river_queue.c.metadata, sa.Text).label("metadata"),
+]
+
+
+def _queue(row: Sequence[Any]) -> Queue:
+    return Queue(
+        name=row[0],
+        created_at=_utc(row[1]),
+        updated_at=_utc(row[2]),
+        paused_at=_utc_or_none(row[3]),
+        metadata=json.loads(row[4]),
+    )
+
+
+_ORDER_COLUMNS = {
+    JobListOrderBy.ID: "id",
+    JobListOrderBy.SCHEDULED_AT: "scheduled_at",
+    JobListOrderBy.FINALIZED_AT: "finalized_at",
+    JobListOrderBy.CREATED_AT: "created_at",
+    JobListOrderBy.ATTEMPTED_AT: "attempted_at",
+}
+
+
+class SqlExecutor(Executor):
+    """River's operations on one SQLAlchemy `Connection`, inside its current transaction."""
+
+    def __init__(self, conn: sa.Connection, schema: str | None) -> None:
+        self.conn = conn
+        self.schema = schema
+        self._options: dict[str, Any] = (
+            {"schema_translate_map": {None: schema}} if schema is not None else {}
+        )
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _execute(self, stmt: sa.Executable) -> sa.CursorResult[Unpack[tuple[Any, ...]]]:
+        return self.conn.execute(stmt, execution_options=self._options)
+
+    def _jobs(self, stmt: sa.Executable) -> list[JobRow]:
+        return [_job_row(row) for row in self._execute(stmt)]
+
+    def _job(self, stmt: sa.Executable) -> JobRow | None:
+        row = self._execute(stmt).first()
+        return None if row is None else _job_row(row)
+
+    def _in_bitmask(self, bitmask: Any, state: Any) -> ColumnElement[bool]:
+        """River's `<schema>.river_job_state_in_bitmask(bitmask, state)`."""
+        packages = (self.schema,) if self.schema is not None else ()
+        return sa.Function(
+            "river_job_state_in_bitmask", bitmask, state, packagenames=packages, type_=sa.Boolean
+        )
+
+    def _unique_index_where(self) -> ColumnElement[bool]:
+        """The predicate of `river_job_unique_idx`, for ON CONFLICT inference."""
+        return sa.and_(
+            _j.unique_key.is_not(None),
+            _j.unique_states.is_not(None),
+            self._in_bitmask(_j.unique_states, _j.state),
+        )
+
+    def _channel(self, topic: str) -> ColumnElement[str]:
+        """River's `concat(coalesce(@schema, current_schema()), '.', @topic)`."""
+        return sa.func.concat(
+            sa.func.coalesce(_bind(self.schema, sa.Text), sa.func.current_schema()),
+            _text("." + topic),
+        )
+
+    @staticmethod
+    def _unchanged_or_modified(job_id: int, modified: sa.CTE) -> sa.CompoundSelect[Any]:
+        """The row of `job_id` from `modified` if the CTE touched it, else as it is."""
+        untouched = sa.select(*_job_columns(_j)).where(
+            _j.id == job_id, _j.id.not_in(sa.select(modified.c.id))
+        )
+        return sa.union_all(untouched, sa.select(*_job_columns(modified.c)))
+
+    # -- jobs: insert ----------------------------------------------------------------------
+    def _insert_source(self, jobs: Sequence[JobInsertParams]) -> sa.Select[Any]:
+        raw = sa.select(
+            _unnest_jsonb([job.encoded_args.decode() for job in jobs]).label("args"),
+            _unnest([job.created_at for job in jobs], TIMESTAMPTZ).label("created_at"),
+            _unnest([job.kind for job in jobs], sa.Text).label("kind"),
+            _unnest([job.max_attempts for job in jobs], sa.SmallInteger).label("max_attempts"),
+            _unnest_jsonb([job.metadata.decode() for job in jobs]).label("metadata"),
+            _unnest([job.priority for job in jobs], sa.SmallInteger).label("priority"),
+            _unnest([job.queue for job in jobs], sa.Text).label("queue"),
+            _unnest([job.scheduled_at for job in jobs], TIMESTAMPTZ).label("scheduled_at"),
+            _unnest_states(job.state for job in jobs).label("state"),
+            _unnest([",".join(job.tags) for job in jobs], sa.Text).label("tags"),
+            _unnest([job.unique_key or None for job in jobs], pg.BYTEA).label("unique_key"),
+            _unnest([job.unique_states or None for job in jobs], sa.Integer).label("unique_states"),
+        ).subquery("raw_job_data")
+        r = raw.c
+        return sa.select(
+            r.args,
+            sa.func.coalesce(r.created_at, sa.func.now()),
+            r.kind,
+            r.max_attempts,
+            sa.func.coalesce(r.metadata, _jsonb("{}")),
+            r.priority,
+            r.queue,
+            sa.func.coalesce(r.scheduled_at, sa.func.now()),
+            r.state,
+            sa.cast(sa.func.string_to_array(r.tags, _text(",")), pg.ARRAY(sa.VARCHAR(255))),
+            r.unique_key,
+            sa.cast(r.unique_states, pg.BIT(8)),
+        )
+
+    _INSERT_COLUMNS = (
+        "args",
+        "created_at",
+        "kind",
+        "max_attempts",
+        "metadata",
+        "priority",
+        "queue",
+        "scheduled_at",
+        "state",
+        "tags",
+        "unique_key",
+        "unique_states",
+    )
+
+    def job_insert_fast_many(self, jobs: Sequence[JobInsertParams]) -> list[JobInsertResult]:
+        if not jobs:
+            return []
+        insert = pg.insert(river_job).from_select(self._INSERT_COLUMNS, self._insert_source(jobs))
+        stmt = insert.on_conflict_do_update(
+            index_elements=[_j.unique_key],
+            index_where=self._unique_index_where(),
+            # Something must be updated for RETURNING to return the conflicting row.
+            set_={"kind": insert.excluded.kind},
+        ).returning(
+            *_job_columns(_j),
+            # River's trick: xmax is set only on a row that was updated, i.e. a duplicate.
+            (sa.cast(sa.column("xmax"), sa.Text) != _text("0")).label("skipped"),
+        )
+        return [
+            JobInsertResult(job=_job_row(row), unique_skipped_as_duplicated=bool(row[-1]))
+            for row in self._execute(stmt)
+        ]
+
+    def job_insert_fast_many_no_returning(self, jobs: Sequence[JobInsertParams]) -> int:
+        if not jobs:
+            return 0
+        stmt = (
+            pg.insert(river_job)
+            .from_select(self._INSERT_COLUMNS, self._insert_source(jobs))
+            .on_conflict_do_nothing(
+                index_elements=[_j.unique_key], index_where=self._unique_index_where()
+            )
+            .execution_options(preserve_rowcount=True)  # SQLAlchemy keeps it for DML only
+        )
+        return self._execute(stmt).rowcount
+
+    # -- jobs: work ------------------------------------------------------------------------
+    def job_get_available(self, params: JobGetAvailableParams) -> list[JobRow]:
+        now = _now_or(params.now)
+        locked = (
+            sa.select(_j.id)
+            .where(
+                _j.state == _state(JobState.AVAILABLE),
+                _j.queue == _text(params.queue),
+                _j.scheduled_at <= now,
+            )
+            .order_by(_j.priority, _j.scheduled_at, _j.id)
+            .limit(_bind(params.max_to_lock, sa.Integer))
+            .with_for_update(skip_locked=True)
+            .cte("locked_jobs")
+        )
+        length = sa.func.array_length(_j.attempted_by, 1, type_=sa.Integer)
+        max_attempted_by = _bind(params.max_attempted_by, sa.Integer)
+        attempted_by = sa.func.array_append(
+            sa.case(
+                # Keep the newest max_attempted_by - 1 entries (arrays index from 1).
+                (
+                    length >= max_attempted_by,
+                    _j.attempted_by[length + 2 - max_attempted_by : length],
+                ),
+                else_=_j.attempted_by,
+            ),
+            _text(params.client_id),
+            type_=_TEXT_ARRAY,
+        )
+        stmt = (
+            sa.update(river_job)
+            .values(
+                state=_state(JobState.RUNNING),
+                attempt=_j.attempt + 1,
+                attempted_at=now,
+                attempted_by=attempted_by,
+            )
+            .where(_j.id == locked.c.id)
+            .returning(*_job_columns(_j))
+        )
+        jobs = self._jobs(stmt)
+        jobs.sort(key=lambda job: (job.priority, job.scheduled_at, job.id))
+        return jobs
+
+    def job_set_state_if_running_many(
+        self, outcomes: Sequence[JobSetStateIfRunningParams], now: datetime | None = None
+    ) -> list[JobRow]:
+        if not outcomes:
+            return []
+        job_input = sa.select(
+            _unnest([o.id for o in outcomes], sa.BigInteger).label("id"),
+            _unnest([o.attempt is not None for o in outcomes], sa.Boolean).label(
+                "attempt_do_update"
+            ),
+            _unnest([o.attempt or 0 for o in outcomes], sa.Integer).label("attempt"),
+            _unnest([o.error is not None for o in outcomes], sa.Boolean).label("errors_do_update"),
+            _unnest_jsonb([None if o.error is None else o.error.decode() for o in outcomes]).label(
+                "errors"
+            ),
+            _unnest([o.finalized_at is not None for o in outcomes], sa.Boolean).label(
+                "finalized_at_do_update"
+            ),
+            _unnest([o.finalized_at for o in outcomes], TIMESTAMPTZ).label("finalized_at"),
+            _unnest([o.metadata_updates is not None for o in outcomes], sa.Boolean).label(
+                "metadata_do_merge"
+            ),
+            _unnest_jsonb([(o.metadata_updates or b"{}").decode() for o in outcomes]).label(
+                "metadata_updates"
+            ),
+            _unnest([o.scheduled_at is not None for o in outcomes], sa.Boolean).label(
+                "scheduled_at_do_update"
+            ),
+            _unnest([o.scheduled_at for o in outcomes], TIMESTAMPTZ).label("scheduled_at"),
+            _unnest_states(o.state for o in outcomes).label("state"),
+        ).cte("job_input")
+        ji = job_input.c
+        running = _j.state == _state(JobState.RUNNING)
+        # A retry of a job whose cancellation was requested while it ran becomes cancelled.
+        cancel_instead = sa.and_(
+            ji.state.in_([_state(JobState.RETRYABLE), _state(JobState.SCHEDULED)]),
+            _j.metadata.has_key(_text("cancel_attempted_at")),
+        )
+        updated = (
+            sa.update(river_job)
+            .values(
+                attempt=sa.case(
+                    (sa.and_(running, sa.not_(cancel_instead), ji.attempt_do_update), ji.attempt),
+                    else_=_j.attempt,
+                ),
+                errors=sa.case(
+                    (
+                        sa.and_(running, ji.errors_do_update),
+                        sa.func.array_append(_j.errors, ji.errors, type_=_j.errors.type),
+                    ),
+                    else_=_j.errors,
+                ),
+                finalized_at=sa.case(
+                    (sa.and_(running, cancel_instead), _now_or(now)),
+                    (sa.and_(running, ji.finalized_at_do_update), ji.finalized_at),
+                    else_=_j.finalized_at,
+                ),
+                metadata=sa.case(
+                    (ji.metadata_do_merge, _j.metadata.op("||")(ji.metadata_updates)),
+                    else_=_j.metadata,
+                ),
+                scheduled_at=sa.case(
+                    (
+                        sa.and_(running, sa.not_(cancel_instead), ji.scheduled_at_do_update),
+                        ji.scheduled_at,
+                    ),
+                    else_=_j.scheduled_at,
+                ),
+                state=sa.case(
+                    (sa.and_(running, cancel_instead), _state(JobState.CANCELLED)),
+                    (running, ji.state),
+                    else_=_j.state,
+                ),
+            )
+            .where(_j.id == ji.id, sa.or_(running, ji.metadata_do_merge))
+            .returning(*river_job.c)
+            .cte("updated")
+        )
+        untouched = (
+            sa.select(*_job_columns(_j))
+            .join_from(river_job, job_input, _j.id == ji.id)
+            .where(~sa.exists().where(updated.c.id == _j.id))
+        )
+        stmt = sa.union_all(untouched, sa.select(*_job_columns(updated.c)))
+        return self._jobs(stmt.order_by(stmt.selected_columns.id))
+
+    # -- jobs: read ------------------------------------------------------------------------
+    def job_get_by_id(self, job_id: int) -> JobRow | None:
+        return self._job(sa.select(*_job_columns(_j)).where(_j.id == job_id))
+
+    def job_get_by_id_many(self, ids: Sequence[int]) -> list[JobRow]:
+        ids_bound = _bind(list(ids), pg.ARRAY(sa.BigInteger))
+        return self._jobs(
+            sa.select(*_job_columns(_j)).where(_j.id == sa.any_(ids_bound)).order_by(_j.id)
+        )
+
+    def job_get_by_kind_many(self, kinds: Sequence[str]) -> list[JobRow]:
+        kinds_bound = _bind(list(kinds), _TEXT_ARRAY)
+        return self._jobs(
+            sa.select(*_job_columns(_j)).where(_j.kind == sa.any_(kinds_bound)).order_by(_j.id)
+        )
+
+    @staticmethod
+    def _list_where(c: Any, params: JobListParams) -> list[ColumnElement[bool]]:
+        """JobListParams filters (and its keyset cursor) on the columns `c`, all bound."""
+        where: list[ColumnElement[bool]] = []
+        if params.ids is not None:
+            where.append(c.id == sa.any_(_bind(list(params.ids), pg.ARRAY(sa.BigInteger))))
+        if params.kinds is not None:
+            where.append(c.kind == sa.any_(_bind(list(params.kinds), _TEXT_ARRAY)))
+        if params.queues is not None:
+            where.append(c.queue == sa.any_(_bind(list(params.queues), _TEXT_ARRAY)))
+        if params.states is not None:
+            where.append(c.state == sa.any_(_states(params.states)))
+        if params.priorities is not None:
+            priorities = _bind(list(params.priorities), pg.ARRAY(sa.SmallInteger))
+            where.append(c.priority == sa.any_(priorities))
+        if params.tags is not None:
+            tags = sa.cast(_bind(list(params.tags), _TEXT_ARRAY), pg.ARRAY(sa.VARCHAR(255)))
+            where.append(c.tags.overlap(tags))
+        if params.metadata is not None:
+            where.append(c.metadata.contains(_jsonb(json.dumps(params.metadata))))
+        if params.after is not None:
+            value, after_id = params.after
+            id_after = c.id < after_id if params.descending else c.id > after_id
+            if params.order_by is JobListOrderBy.ID:
+                where.append(id_after)
+            else:
+                column = c[_ORDER_COLUMNS[params.order_by]]
+                cursor = _bind(value, column.type)
+                beyond = column < cursor if params.descending else column > cursor
+                where.append(sa.or_(beyond, sa.and_(column == cursor, id_after)))
+        return where
+
+    @staticmethod
+    def _list_order(c: Any, params: JobListParams) -> list[ColumnElement[Any]]:
+        columns = [c.id]
+        if params.order_by is not JobListOrderBy.ID:
+            columns.insert(0, c[_ORDER_COLUMNS[params.order_by]])
+        return [col.desc() if params.descending else col.asc() for col in columns]
+
+    def job_list(self, params: JobListParams) -> list[JobRow]:
+        stmt = (
+            sa.select(*_job_columns(_j))
+            .where(*self._list_where(_j, params))
+            .order_by(*self._list_order(_j, params))
+            .limit(params.max)
+        )
+        return self._jobs(stmt)
+
+    def job_get_stuck(self, params: JobGetStuckParams) -> list[JobRow]:
+        stmt = (
+            sa.select(*_job_columns(_j))
+            .where(
+                _j.state == _state(JobState.RUNNING),
+                _j.id > params.after_id,
+                _j.attempted_at < _bind(params.stuck_horizon, TIMESTAMPTZ),
+            )
+            .order_by(_j.id)
+            .limit(params.max)
+        )
+        return self._jobs(stmt)
+
+    def job_count_by_state(self, state: JobState) -> int:
+        stmt = sa.select(sa.func.count()).select_from(river_job).where(_j.state == _state(state))
+        return int(self._execute(stmt).scalar_one())
+
+    def job_count_by_all_states(self) -> dict[JobState, int]:
+        counts = dict.fromkeys(JobState, 0)
+        stmt = sa.select(_j.state, sa.func.count()).group_by(_j.state)
+        for row in self._execute(stmt):
+            counts[JobState(row[0])] = int(row[1])
+        return counts
+
+    def job_kind_list(self, params: JobKindListParams) -> list[str]:
+        stmt = sa.select(_j.kind).distinct().order_by(_j.kind).limit(params.max)
+        if params.match:
+            stmt = stmt.where(_j.kind.ilike(sa.func.concat(_text("%"), _text(params.match), "%")))
+        if params.after:
+            stmt = stmt.where(_j.kind > _text(params.after))
+        if params.exclude:
+            stmt = stmt.where(_j.kind != sa.all_(_bind(list(params.exclude), _TEXT_ARRAY)))
+        return list(self._execute(stmt).scalars())
+
+    # -- jobs: admin -----------------------------------------------------------------------
+    def job_cancel(self, params: JobCancelParams) -> JobRow | None:
+        locked = (
+            sa.select(_j.id, _j.queue, _j.state, _j.finalized_at)
+            .where(_j.id == params.id)
+            .with_for_update()
+            .cte("locked_job")
+        )
+        payload = sa.cast(
+            sa.func.json_build_object(
+                _text("action"),
+                _text("cancel"),
+                _text("job_id"),
+                locked.c.id,
+                _text("queue"),
+                locked.c.queue,
+            ),
+            sa.Text,
+        )
+        notification = (
+            sa.select(
+                locked.c.id,
+                sa.func.pg_notify(self._channel(TOPIC_CONTROL), payload).label("notified"),
+            )
+            .where(locked.c.state.not_in(_FINAL), locked.c.finalized_at.is_(None))
+            .cte("notification")
+        )
+        running = _j.state == _state(JobState.RUNNING)
+        updated = (
+            sa.update(river_job)
+            .values(
+                # A running job is cancelled by its client, told by the notification.
+                state=sa.case((running, _j.state), else_=_state(JobState.CANCELLED)),
+                finalized_at=sa.case((running, _j.finalized_at), else_=_now_or(params.now)),
+                # Tells the rescuer not to rescue it, even if it gets stuck as running.
+                metadata=sa.func.jsonb_set(
+                    _j.metadata,
+                    _bind(["cancel_attempted_at"], _TEXT_ARRAY),
+                    _jsonb(json.dumps(format_time(params.cancel_attempted_at))),
+                    sa.true(),
+                    type_=pg.JSONB,
+                ),
+            )
+            .where(_j.id == notification.c.id)
+            .returning(*river_job.c)
+            .cte("updated_job")
+        )
+        return self._job(self._unchanged_or_modified(params.id, updated))
+
+    def job_retry(self, job_id: int, now: datetime | None = None) -> JobRow | None:
+        now_or = _now_or(now)
+        locked = sa.select(_j.id).where(_j.id == job_id).with_for_update().cte("job_to_update")
+        updated = (
+            sa.update(river_job)
+            .values(
+                state=_state(JobState.AVAILABLE),
+                max_attempts=sa.case(
+                    (_j.attempt == _j.max_attempts, _j.max_attempts + 1), else_=_j.max_attempts
+                ),
+                finalized_at=None,
+                scheduled_at=now_or,
+            )
+            .where(
+                _j.id == locked.c.id,
+                _j.state != _state(JobState.RUNNING),
+                # An available job already due keeps its place in line.
+                sa.not_(sa.and_(_j.state == _state(JobState.AVAILABLE), _j.scheduled_at < now_or)),
+            )
+            .returning(*river_job.c)
+            .cte("updated_job")
+        )
+        return self._job(self._unchanged_or_modified(job_id, updated))
+
+    def job_delete(self, job_id: int) -> JobRow | None:
+        locked = sa.select(_j.id).where(_j.id == job_id).with_for_update().cte("job_to_delete")
+        deleted = (
+            sa.delete(river_job)
+            .where(_j.id == locked.c.id, _j.state != _state(JobState.RUNNING))
+            .returning(*river_job.c)
+            .cte("deleted_job")
+        )
+        job = self._job(self._unchanged_or_modified(job_id, deleted))
+        if job is not None and job.state is JobState.RUNNING:
+            raise JobRunningError(job_id)
+        return job
+
+    def job_delete_many(self, params: JobListParams) -> list[JobRow]:
+        to_delete = (
+            sa.select(_j.id)
+            .where(*self._list_where(_j, params), _j.state != _state(JobState.RUNNING))
+            .order_by(*self._list_order(_j, params))
+            .limit(params.max)
+            .with_for_update(skip_locked=True)
+            .cte("jobs_to_delete")
+        )
+        deleted = (
+            sa.delete(river_job)
+            .where(_j.id.in_(sa.select(to_delete.c.id)))
+            .returning(*river_job.c)
+            .cte("deleted_jobs")
+        )
+        return self._jobs(
+            sa.select(*_job_columns(deleted.c)).order_by(*self._list_order(deleted.c, params))
+        )
+
+    def job_delete_before(self, params: JobDeleteBeforeParams) -> int:
+        horizons = (
+            (JobState.CANCELLED, params.cancelled_finalized_at_horizon),
+            (JobState.COMPLETED, params.completed_finalized_at_horizon),
+            (JobState.DISCARDED, params.discarded_finalized_at_horizon),
+        )
+        by_state = [
+            sa.and_(_j.state == _state(state), _j.finalized_at < _bind(horizon, TIMESTAMPTZ))
+            for state, horizon in horizons
+            if horizon is not None
+        ]
+        if not by_state:
+            return 0
+        where = [sa.or_(*by_state)]
+        if params.queues_excluded is not None:
+            excluded = _bind(list(params.queues_excluded), _TEXT_ARRAY)
+            where.append(sa.not_(_j.queue == sa.any_(excluded)))
+        if params.queues_included is not None:
+            where.append(_j.queue == sa.any_(_bind(list(params.queues_included), _TEXT_ARRAY)))
+        doomed = sa.select(_j.id).where(*where).order_by(_j.id).limit(params.max)
+        return self._execute(sa.delete(river_job).where(_j.id.in_(doomed))).rowcount
+
+    def job_rescue_many(
+        self, params: Sequence[JobRescueParams], now: datetime | None = None
+    ) -> None:
+        if not params:
+            return
+        rescued = sa.select(
+            _unnest([p.id for p in params], sa.BigInteger).label("id"),
+            _unnest_jsonb([p.error.decode() for p in params]).label("error"),
+            _unnest([p.finalized_at for p in params], TIMESTAMPTZ).label("finalized_at"),
+            _unnest([p.scheduled_at for p in params], TIMESTAMPTZ).label("scheduled_at"),
+            _unnest_states(p.state for p in params).label("state"),
+        ).subquery("updated_job")
+        r = rescued.c
+        count = _j.metadata["river:rescue_count"]
+        rescue_count = sa.case(
+            (sa.func.jsonb_typeof(count) == _text("number"), sa.cast(count.astext, sa.Integer))
+        )
+        stmt = (
+            sa.update(river_job)
+            .values(
+                errors=sa.func.array_append(_j.errors, r.error, type_=_j.errors.type),
+                finalized_at=r.finalized_at,
+                scheduled_at=r.scheduled_at,
+                metadata=_j.metadata.op("||")(
+                    sa.func.jsonb_build_object(
+                        _text("river:rescue_count"),
+                        sa.func.coalesce(rescue_count, 0) + 1,
+                        type_=pg.JSONB,
+                    )
+                ),
+                state=r.state,
+            )
+            .where(_j.id == r.id)
+        )
+        self._execute(stmt)
+
+    def job_schedule(self, params: JobScheduleParams) -> list[JobScheduleResult]:
+        now = _now_or(params.now)
+        to_schedule = (
+            sa.select(_j.id, _j.unique_key, _j.unique_states, _j.priority, _j.scheduled_at)
+            .where(
+                _j.state.in_([_state(JobState.RETRYABLE), _state(JobState.SCHEDULED)]),
+                _j.priority >= 0,
+                _j.queue.is_not(None),
+                _j.scheduled_at <= now,
+            )
+            .order_by(_j.priority, _j.scheduled_at, _j.id)
+            .limit(params.max)
+            .with_for_update()
+            .cte("jobs_to_schedule")
+        )
+        ts = to_schedule.c
+        with_rownum = sa.select(
+            *ts,
+            sa.case(
+                (
+                    sa.and_(ts.unique_key.is_not(None), ts.unique_states.is_not(None)),
+                    sa.func.row_number().over(
+                        partition_by=ts.unique_key, order_by=(ts.priority, ts.scheduled_at, ts.id)
+                    ),
+                ),
+                else_=None,
+            ).label("row_num"),
+        ).cte("jobs_with_rownum")
+        wr = with_rownum.c
+        conflicts = (
+            sa.select(_j.unique_key)
+            .join_from(
+                river_job, with_rownum, sa.and_(_j.unique_key == wr.unique_key, _j.id != wr.id)
+            )
+            .where(
+                _j.unique_key.is_not(None),
+                _j.unique_states.is_not(None),
+                self._in_bitmask(_j.unique_states, _j.state),
+            )
+            .cte("unique_conflicts")
+        )
+        uc = conflicts.c
+        # Only the first job of a unique key that no other live row holds is made available.
+        discard = sa.and_(
+            wr.row_num.is_not(None), sa.or_(uc.unique_key.is_not(None), wr.row_num > 1)
+        )
+        job_updates = (
+            sa.select(
+                wr.id,
+                sa.case(
+                    (discard, _state(JobState.DISCARDED)), else_=_state(JobState.AVAILABLE)
+                ).label("new_state"),
+                discard.label("discard"),
+            )
+            .select_from(with_rownum.outerjoin(conflicts, wr.unique_key == uc.unique_key))
+            .cte("job_updates")
+        )
+        ju = job_updates.c
+        conflict_metadata = _jsonb('{"unique_key_conflict": "scheduler_discarded"}')
+        stmt = (
+            sa.update(river_job)
+            .values(
+                state=ju.new_state,
+                finalized_at=sa.case((ju.discard, now), else_=_j.finalized_at),
+                metadata=sa.case(
+                    (ju.discard, _j.metadata.op("||")(conflict_metadata)), else_=_j.metadata
+                ),
+            )
+            .where(_j.id == ju.id)
+            .returning(*_job_columns(_j), ju.discard)
+        )
+        results = [
+            JobScheduleResult(job=_job_row(row), conflict_discarded=bool(row[-1]))
+            for row in self._execute(stmt)
+        ]
+        results.sort(key=lambda r: (r.job.priority, r.job.scheduled_at, r.job.id))
+        return results
+
+    def job_update(self, params: JobUpdateParams) -> JobRow | None:
+        locked = sa.select(_j.id).where(_j.id == params.id).with_for_update().cte("locked_job")
+        metadata = _jsonb((params.metadata or b"{}").decode())
+        stmt = (
+            sa.update(river_job)
+            .values(
+                metadata=sa.case(
+                    (_bind(params.metadata_do_merge, sa.Boolean), _j.metadata.op("||")(metadata)),
+                    else_=_j.metadata,
+                )
+            )
+            .where(_j.id == locked.c.id)
+            .returning(*_job_columns(_j))
+        )
+        return self._job(stmt)
+
+    # -- leader ----------------------------------------------------------------------------
+    def leader_attempt_elect(self, params: LeaderElectParams) -> Leader | None:
+        now = _now_or(params.now)
+        stmt = (
+            pg.insert(river_leader)
+            .values(
+                leader_id=params.leader_id,
+                elected_at=now,
+                expires_at=now + _bind(params.ttl, sa.Interval),
+            )
+            .on_conflict_do_nothing(index_elements=[river_leader.c.name])
+            .returning(*_leader_columns(river_leader.c))
+        )
+        return _leader(self._execute(stmt).first())
+
+    def leader_attempt_reelect(self, params: LeaderReelectParams) -> Leader | None:
+        now = _now_or(params.now)
+        c = river_leader.c
+        stmt = (
+            sa.update(river_leader)
+            .values(expires_at=now + _bind(params.ttl, sa.Interval))
+            .where(
+                c.elected_at == _bind(params.elected_at, TIMESTAMPTZ),
+                c.expires_at >= now,
+                c.leader_id == params.leader_id,
+            )
+            .returning(*_leader_columns(c))
+        )
+        return _leader(self._execute(stmt).first())
+
+    def leader_resign(self, params: LeaderResignParams) -> bool:
+        c = river_leader.c
+        held = (
+            sa.select(c.leader_id)
+            .where(
+                c.elected_at == _bind(params.elected_at, TIMESTAMPTZ),
+                c.leader_id == params.leader_id,
+            )
+            .with_for_update()
+            .cte("currently_held_leaders")
+        )
+        payload = sa.cast(
+            sa.func.json_build_object(
+                _text("leader_id"), held.c.leader_id, _text("action"), _text("resigned")
+            ),
+            sa.Text,
+        )
+        notified = sa.select(
+            held.c.leader_id,
+            sa.func.pg_notify(self._channel(TOPIC_LEADERSHIP), payload).label("notified"),
+        ).cte("notified_resignations")
+        stmt = sa.delete(river_leader).where(c.leader_id == notified.c.leader_id)
+        return self._execute(stmt).rowcount > 0
+
+    def leader_get_elected_leader(self) -> Leader | None:
+        stmt = sa.select(*_leader_columns(river_leader.c)).limit(1)
+        return _leader(self._execute(stmt).first())
+
+    def leader_delete_expired(self, now: datetime | None = None) -> int:
+        stmt = sa.delete(river_leader).where(river_leader.c.expires_at < _now_or(now))
+        return self._execute(stmt).rowcount
+
+    # -- queues ----------------------------------------------------------------------------
+    def queue_create_or_set_updated_at(self, params: QueueCreateOrSetUpdatedAtParams) -> Queue:
+        now = _now_or(params.now)
+        insert = pg.insert(river_queue).values(
+            created_at=now,
+            metadata=_jsonb(params.metadata.decode()),
+            name=params.name,
+            paused_at=_bind(params.paused_at, TIMESTAMPTZ),
+            updated_at=sa.func.coalesce(_bind(params.updated_at, TIMESTAMPTZ), now),
+        )
+        stmt = insert.on_conflict_do_update(
+            index_elements=[river_queue.c.name],
+            set_={"updated_at": insert.excluded.updated_at},
+        ).returning(*_QUEUE_COLUMNS)
+        return _queue(self._execute(stmt).one())
+
+    def queue_get(self, name: str) -> Queue | None:
+        row = self._execute(sa.select(*_QUEUE_COLUMNS).where(river_queue.c.name == name)).first()
+        return None if row is None else _queue(row)
+
+    def queue_list(self, max: int = 100) -> list[Queue]:
+        stmt = sa.select(*_QUEUE_COLUMNS).order_by(river_queue.c.name).limit(max)
+        return [_queue(row) for row in self._execute(stmt)]
+
+    def _queue_set_paused(self, name: str, paused: bool, now: datetime | None) -> bool:
+        c = river_queue.c
+        now_or = _now_or(now)
+        # Only a queue whose paused state changes gets a new updated_at.
+        changes = c.paused_at.is_(None) if paused else c.paused_at.is_not(None)
+        stmt = sa.update(river_queue).values(
+            paused_at=sa.case((c.paused_at.is_(None), now_or), else_=c.paused_at)
+            if paused
+            else None,
+            updated_at=sa.case((changes, now_or), else_=c.updated_at),
+        )
+        if name != _ALL_QUEUES:
+            stmt = stmt.where(c.name == name)
+        return self._execute(stmt).rowcount > 0 or name == _ALL_QUEUES
+
+    def queue_pause(self, name: str, now: datetime | None = None) -> bool:
+        return self._queue_set_paused(name, True, now)
+
+    def queue_resume(self, name: str, now: datetime | None = None) -> bool:
+        return self._queue_set_paused(name, False, now)
+
+    def queue_update(self, params: QueueUpdateParams) -> Queue | None:
+        c = river_queue.c
+        values: dict[str, Any] = {"updated_at": sa.func.now()}
+        if params.metadata is not None:
+            values["metadata"] = _jsonb(params.metadata.decode())
+        stmt = (
+            sa.update(river_queue)
+            .values(**values)
+            .where(c.name == params.name)
+            .returning(*_QUEUE_COLUMNS)
+        )
+        row = self._execute(stmt).first()
+        return None if row is None else _queue(row)
+
+    def queue_delete_expired(self, updated_at_horizon: datetime, max: int) -> list[str]:
+        c = river_queue.c
+        expired = (
+            sa.select(c.name)
+            .where(c.updated_at < _bind(updated_at_horizon, TIMESTAMPTZ))
+            .order_by(c.name)
+            .limit(max)
+        )
+        stmt = sa.delete(river_queue).where(c.name.in_(expired)).returning(c.name)
+        return sorted(self._execute(stmt).scalars())
+
+    # -- misc ------------------------------------------------------------------------------
+    def notify_many(self, topic: str, payloads: Sequence[str]) -> None:
+        if not payloads:
+            return
+        payload = _unnest(payloads, sa.Text)
+        self._execute(sa.select(sa.func.pg_notify(self._channel(topic), payload)))
+
+    def pg_advisory_xact_lock(self, key: int) -> None:
+        self._execute(sa.select(sa.func.pg_advisory_xact_lock(_bind(key, sa.BigInteger))))
+
+    def schema_version(self) -> int:
+        name = "river_migration" if self.schema is None else f"{self.schema}.river_migration"
+        table = sa.func.to_regclass(_text(name), type_=pg.REGCLASS)
+        has_line = sa.exists().where(
+            pg_attribute.c.attrelid == table,
+            pg_attribute.c.attname == _text("line"),
+            sa.not_(pg_attribute.c.attisdropped),
+        )
+        found = self._execute(sa.select(table.is_not(None), has_line)).one()
+        if not found[0]:
+            return 0
+        stmt = sa.select(sa.func.max(river_migration.c.version))
+        if found[1]:  # River 005 added `line`; before it, every row is `main`
+            stmt = stmt.where(river_migration.c.line == _MIGRATION_LINE_MAIN)
+        return int(self._execute(stmt).scalar_one() or 0)
+
+    def table_truncate(self, tables: Sequence[str]) -> None:
+        unknown = sorted(set(tables) - RIVER_TABLES.keys())
+        if unknown:
+            raise ValidationError("tables", f"not River tables: {', '.join(unknown)}")
+        if tables:
+            self._execute(_Truncate([RIVER_TABLES[name] for name in tables]))
+
+
+__all__ = ["SqlExecutor"]

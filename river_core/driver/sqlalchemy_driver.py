@@ -1,0 +1,143 @@
+"""The shared Driver base: executors over SQLAlchemy connections, sessions and engines.
+
+A DBAPI driver subclasses `SqlAlchemyDriver`, sets `executor_class` to a `SqlExecutor` subclass
+(COPY fast path) and implements `listener()`; `map_error` here handles what SQLAlchemy exposes
+for every DBAPI (SQLSTATE codes, invalidated connections).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, ClassVar, TypeVar
+
+import sqlalchemy as sa
+import sqlalchemy.exc
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
+
+from river_core.driver.interface import AsyncExecutor, Driver, Executor
+from river_core.driver.sql_executor import SqlExecutor
+from river_core.errors import (
+    ConnectionLostError,
+    QueryCanceledError,
+    SerializationFailureError,
+    UniqueViolationError,
+)
+from river_core.identifiers import validate_schema
+
+T = TypeVar("T")
+
+# SQLSTATEs that end the session: admin/crash shutdown, cannot connect now (class 08 too).
+_SESSION_ENDING_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+class SqlAsyncExecutor(AsyncExecutor):
+    """Runs Executor callables on an `AsyncConnection` or `AsyncSession` via `run_sync`."""
+
+    def __init__(
+        self,
+        conn: AsyncConnection | AsyncSession,
+        schema: str | None,
+        executor_class: type[SqlExecutor],
+    ) -> None:
+        self._conn = conn
+        self.schema = schema
+        self._executor_class = executor_class
+
+    async def run(self, fn: Callable[[Executor], T]) -> T:
+        conn = self._conn
+        if isinstance(conn, AsyncSession):
+            conn = await conn.connection()  # the session's transaction, begun if needed
+        schema, executor_class = self.schema, self._executor_class
+        return await conn.run_sync(lambda sync_conn: fn(executor_class(sync_conn, schema)))
+
+
+class SqlAlchemyDriver(Driver):
+    """A Driver over a SQLAlchemy `Engine` or `AsyncEngine`; subclasses add the DBAPI parts."""
+
+    executor_class: ClassVar[type[SqlExecutor]] = SqlExecutor
+
+    def __init__(
+        self,
+        engine: sa.Engine | AsyncEngine,
+        *,
+        schema: str | None = None,
+        listener_url: str | URL | None = None,
+    ) -> None:
+        self.engine = engine
+        self.schema = validate_schema(schema)
+        self.listener_url = listener_url
+
+    @property
+    def is_async(self) -> bool:
+        return isinstance(self.engine, AsyncEngine)
+
+    def executor(self, conn: Any) -> SqlExecutor:
+        """An Executor in the transaction of a user's `Connection` or `Session`."""
+        if isinstance(conn, Session):
+            conn = conn.connection()
+        if not isinstance(conn, sa.Connection):
+            raise TypeError(f"expected a sqlalchemy Connection or Session, not {type(conn)!r}")
+        return self.executor_class(conn, self.schema)
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlExecutor]:
+        if not isinstance(self.engine, sa.Engine):
+            raise TypeError("this driver has an AsyncEngine: use async_transaction()")
+        with self.engine.begin() as conn:
+            yield self.executor_class(conn, self.schema)
+
+    def async_executor(self, conn: Any) -> SqlAsyncExecutor:
+        """An AsyncExecutor in the transaction of a user's `AsyncConnection`/`AsyncSession`."""
+        if not isinstance(conn, AsyncConnection | AsyncSession):
+            raise TypeError(
+                f"expected a sqlalchemy AsyncConnection or AsyncSession, not {type(conn)!r}"
+            )
+        return SqlAsyncExecutor(conn, self.schema, self.executor_class)
+
+    @asynccontextmanager
+    async def async_transaction(self) -> AsyncIterator[SqlAsyncExecutor]:
+        if not isinstance(self.engine, AsyncEngine):
+            raise TypeError("this driver has a sync Engine: use transaction()")
+        async with self.engine.begin() as conn:
+            yield SqlAsyncExecutor(conn, self.schema, self.executor_class)
+
+    def map_error(self, exc: BaseException) -> BaseException:
+        """Translate SQLAlchemy's DBAPI errors by SQLSTATE; anything else is returned as is."""
+        if not isinstance(exc, sqlalchemy.exc.DBAPIError):
+            return exc
+        sqlstate = _sqlstate(exc.orig)
+        message = str(exc.orig)
+        mapped: BaseException | None = None
+        if exc.connection_invalidated:
+            mapped = ConnectionLostError(message)
+        elif sqlstate == "23505":
+            mapped = UniqueViolationError(message)
+        elif sqlstate in ("40001", "40P01"):
+            mapped = SerializationFailureError(message)
+        elif sqlstate == "57014":
+            mapped = QueryCanceledError(message)
+        elif (sqlstate or "").startswith("08") or sqlstate in _SESSION_ENDING_SQLSTATES:
+            mapped = ConnectionLostError(message)
+        elif sqlstate is None and isinstance(
+            exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError
+        ):
+            mapped = ConnectionLostError(message)
+        if mapped is None:
+            return exc
+        mapped.__cause__ = exc
+        return mapped
+
+
+def _sqlstate(orig: BaseException | None) -> str | None:
+    """The SQLSTATE of a DBAPI error (psycopg: `sqlstate`; SQLAlchemy's asyncpg adapter too)."""
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+__all__ = ["SqlAlchemyDriver", "SqlAsyncExecutor"]

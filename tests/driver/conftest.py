@@ -1,0 +1,118 @@
+"""Driver-conformance fixtures: every test runs against each driver variant on real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from conformance import DriverHandle, Listening
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from river_core import migrate
+from river_core.driver import Driver, Listener
+from river_core.driver.sql_executor import SqlExecutor
+from river_core.driver.sqlalchemy_driver import SqlAlchemyDriver
+
+VARIANTS = ("psycopg-sync", "psycopg-async", "asyncpg")
+_DATA_TABLES = ("river_job", "river_leader", "river_queue", "river_notification")
+
+
+class _ConformanceDriver(SqlAlchemyDriver):
+    """SqlAlchemyDriver with no listener: the conformance suite exercises the executor."""
+
+    def listener(self) -> Listener:
+        raise NotImplementedError("the conformance suite does not listen through the driver")
+
+
+def make_driver(variant: str, engine: sa.Engine | AsyncEngine, schema: str) -> Driver:
+    """The driver under test for `variant` (the one place drivers are built)."""
+    return _ConformanceDriver(engine, schema=schema)
+
+
+@pytest.fixture(scope="session")
+def driver_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """A private event loop for the async engines (their pools belong to one loop)."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="session")
+def engines(
+    database_url: str, sync_engine: sa.Engine, driver_loop: asyncio.AbstractEventLoop
+) -> Iterator[dict[str, sa.Engine | AsyncEngine]]:
+    url = make_url(database_url)
+    psycopg_async = create_async_engine(url.set(drivername="postgresql+psycopg"), pool_size=5)
+    asyncpg = create_async_engine(url.set(drivername="postgresql+asyncpg"), pool_size=5)
+    yield {"psycopg-sync": sync_engine, "psycopg-async": psycopg_async, "asyncpg": asyncpg}
+    driver_loop.run_until_complete(psycopg_async.dispose())
+    driver_loop.run_until_complete(asyncpg.dispose())
+
+
+@pytest.fixture(params=VARIANTS)
+def variant(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def conformance_schemas(sync_engine: sa.Engine) -> Iterator[tuple[str, str]]:
+    """Two custom schemas migrated once for the session (each test starts them empty)."""
+    suffix = uuid.uuid4().hex[:12]
+    names = ("tc_" + suffix, "tc2_" + suffix)
+    for name in names:
+        with sync_engine.begin() as conn:
+            conn.execute(sa.schema.CreateSchema(name))
+        with sync_engine.connect() as conn:
+            migrate.upgrade(conn, schema=name)
+    yield names
+    with sync_engine.begin() as conn:
+        for name in names:
+            conn.execute(sa.schema.DropSchema(name, cascade=True))
+
+
+def _emptied_handle(
+    variant: str,
+    schema: str,
+    engines: dict[str, sa.Engine | AsyncEngine],
+    loop: asyncio.AbstractEventLoop,
+) -> DriverHandle:
+    """A handle on `schema` after truncating its tables (migrations are kept)."""
+    setup_engine = engines["psycopg-sync"]
+    assert isinstance(setup_engine, sa.Engine)
+    with setup_engine.begin() as conn:
+        SqlExecutor(conn, schema).table_truncate(_DATA_TABLES)
+    driver = make_driver(variant, engines[variant], schema)
+    return DriverHandle(variant, schema, driver, loop, setup_engine)
+
+
+@pytest.fixture
+def handle(
+    variant: str,
+    conformance_schemas: tuple[str, str],
+    engines: dict[str, sa.Engine | AsyncEngine],
+    driver_loop: asyncio.AbstractEventLoop,
+) -> DriverHandle:
+    """The driver of this test's variant on an empty, migrated custom schema."""
+    return _emptied_handle(variant, conformance_schemas[0], engines, driver_loop)
+
+
+@pytest.fixture
+def other(
+    variant: str,
+    conformance_schemas: tuple[str, str],
+    engines: dict[str, sa.Engine | AsyncEngine],
+    driver_loop: asyncio.AbstractEventLoop,
+) -> DriverHandle:
+    """The same variant's driver on a second schema, to prove that schemas are isolated."""
+    return _emptied_handle(variant, conformance_schemas[1], engines, driver_loop)
+
+
+@pytest.fixture
+def listening(database_url: str) -> Iterator[Listening]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield Listening(conn)
