@@ -34,7 +34,7 @@ __all__ = [
     "args_kind",
     "args_kind_aliases",
     "args_to_json_bytes",
-    "insert_params",
+    "resolve_args_insert",
 ]
 
 
@@ -75,6 +75,8 @@ def args_to_json_bytes(args: object) -> bytes:
 
     Raises `InvalidJSONError` (field "args") for anything PostgreSQL or River would refuse.
     """
+    if isinstance(args, type):
+        raise InvalidJSONError("args", f"expected an instance of {args.__name__}, got the class")
     to_json = getattr(args, "to_json", None)
     if callable(to_json):
         text = to_json()
@@ -108,7 +110,7 @@ def args_insert_opts(args: object) -> InsertOpts | None:
     return opts
 
 
-def insert_params(
+def resolve_args_insert(
     args: object,
     opts: InsertOpts | None = None,
     *,

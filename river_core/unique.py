@@ -79,7 +79,10 @@ class UniqueOpts:
     def is_empty(self) -> bool:
         """River's `isEmpty`: no dimension set (`exclude_kind` alone does not count)."""
         return (
-            not self.by_args and not self.by_period and not self.by_queue and self.by_state is None
+            (self.by_args is None or self.by_args is False)
+            and not self.by_period
+            and not self.by_queue
+            and self.by_state is None
         )
 
 
@@ -292,8 +295,11 @@ def _key_string(
     if opts.by_args:
         parts.append("&args=" + _args_for_key(parse_json_text(args_json), opts.paths))
     if opts.period_ns:
-        moment = scheduled_at if scheduled_at is not None else now
-        parts.append("&period=" + _format_period(_aware(moment, "now"), opts.period_ns))
+        if scheduled_at is None:
+            moment = _aware(now, "now")
+        else:
+            moment = _aware(scheduled_at, "scheduled_at")
+        parts.append("&period=" + _format_period(moment, opts.period_ns))
     if opts.by_queue:
         parts.append("&queue=" + queue)
     return "".join(parts)

@@ -26,7 +26,7 @@ from river_core.job_args import (
     args_kind,
     args_kind_aliases,
     args_to_json_bytes,
-    insert_params,
+    resolve_args_insert,
 )
 from river_core.validation import (
     InvalidInsertOptsError,
@@ -164,7 +164,7 @@ def test_args_errors() -> None:
         args_kind(NoKind())
     with pytest.raises(InvalidKindError):
         args_kind(BadKind())
-    for args in (NotJSON(), Plain(), ArrayJSON()):
+    for args in (NotJSON(), Plain(), ArrayJSON(), SortArgs):
         with pytest.raises(InvalidJSONError) as info:
             args_to_json_bytes(args)
         assert info.value.field == "args"
@@ -190,7 +190,7 @@ def test_args_insert_opts_protocol() -> None:
 
 
 def test_river_defaults() -> None:
-    resolved = insert_params(SortArgs(strings=["a"]), now=NOW)
+    resolved = resolve_args_insert(SortArgs(strings=["a"]), now=NOW)
     assert resolved.kind == "sort"
     assert resolved.encoded_args == b'{"strings":["a"]}'
     assert resolved.queue == QUEUE_DEFAULT == "default"
@@ -205,7 +205,7 @@ def test_river_defaults() -> None:
 
 
 def test_args_opts_apply_when_insert_opts_unset() -> None:
-    resolved = insert_params(OptsArgs(), now=NOW)
+    resolved = resolve_args_insert(OptsArgs(), now=NOW)
     assert (resolved.queue, resolved.priority, resolved.max_attempts) == ("args_queue", 3, 5)
     assert resolved.tags == ["from-args"]
     assert resolved.metadata == {"from": "args"}
@@ -216,7 +216,7 @@ def test_args_opts_apply_when_insert_opts_unset() -> None:
 
 def test_insert_opts_override_args_opts_field_by_field() -> None:
     opts = InsertOpts(priority=4, tags=[], metadata='{"from": "insert"}')
-    resolved = insert_params(OptsArgs(), opts, now=NOW)
+    resolved = resolve_args_insert(OptsArgs(), opts, now=NOW)
     assert resolved.priority == 4
     assert resolved.tags == []  # an explicit empty list is set: not merged, not inherited
     assert resolved.metadata == {"from": "insert"}
@@ -226,19 +226,19 @@ def test_insert_opts_override_args_opts_field_by_field() -> None:
 
 def test_client_defaults_come_after_args_opts() -> None:
     defaults = InsertOpts(max_attempts=10, queue="client_queue", priority=2)
-    resolved = insert_params(SortArgs(strings=[]), defaults=defaults, now=NOW)
+    resolved = resolve_args_insert(SortArgs(strings=[]), defaults=defaults, now=NOW)
     assert (resolved.queue, resolved.priority, resolved.max_attempts) == ("client_queue", 2, 10)
-    resolved = insert_params(OptsArgs(), defaults=defaults, now=NOW)
+    resolved = resolve_args_insert(OptsArgs(), defaults=defaults, now=NOW)
     assert (resolved.queue, resolved.priority, resolved.max_attempts) == ("args_queue", 3, 5)
 
 
 def test_unique_opts_taken_from_first_non_empty_layer() -> None:
     args = OptsArgs()
     empty = InsertOpts(unique_opts=UniqueOpts(exclude_kind=True))  # empty: falls through
-    resolved = insert_params(args, empty, now=NOW)
+    resolved = resolve_args_insert(args, empty, now=NOW)
     assert resolved.unique_key == hashlib.sha256(b"&kind=with_opts&queue=args_queue").digest()
     by_args = InsertOpts(unique_opts=UniqueOpts(by_args=True, by_state=list(JobState)))
-    resolved = insert_params(args, by_args, now=NOW)
+    resolved = resolve_args_insert(args, by_args, now=NOW)
     assert resolved.unique_key == hashlib.sha256(b'&kind=with_opts&args={"n":1}').digest()
     assert resolved.unique_states == 0xFF
 
@@ -248,27 +248,27 @@ def test_unique_period_uses_now_not_scheduled_at() -> None:
     opts = InsertOpts(
         scheduled_at=NOW + timedelta(days=1), unique_opts=UniqueOpts(by_period=timedelta(hours=1))
     )
-    resolved = insert_params(SortArgs(strings=[]), opts, now=NOW)
+    resolved = resolve_args_insert(SortArgs(strings=[]), opts, now=NOW)
     expected = hashlib.sha256(b"&kind=sort&period=2026-01-02T03:00:00Z").digest()
     assert resolved.unique_key == expected
 
 
 def test_states() -> None:
     later = InsertOpts(scheduled_at=NOW + timedelta(seconds=1))
-    resolved = insert_params(SortArgs(strings=[]), later, now=NOW)
+    resolved = resolve_args_insert(SortArgs(strings=[]), later, now=NOW)
     assert resolved.state is JobState.SCHEDULED
     assert resolved.scheduled_at == NOW + timedelta(seconds=1)
     past = InsertOpts(scheduled_at=NOW - timedelta(seconds=1))
-    resolved = insert_params(SortArgs(strings=[]), past, now=NOW)
+    resolved = resolve_args_insert(SortArgs(strings=[]), past, now=NOW)
     assert resolved.state is JobState.AVAILABLE
     assert resolved.scheduled_at == NOW - timedelta(seconds=1)
     pending = InsertOpts(scheduled_at=NOW + timedelta(hours=1), pending=True)
-    assert insert_params(SortArgs(strings=[]), pending, now=NOW).state is JobState.PENDING
+    assert resolve_args_insert(SortArgs(strings=[]), pending, now=NOW).state is JobState.PENDING
 
 
 def test_scheduled_at_converted_to_utc() -> None:
     local = datetime(2026, 1, 2, 8, 0, tzinfo=timezone(timedelta(hours=5)))
-    resolved = insert_params(SortArgs(strings=[]), InsertOpts(scheduled_at=local), now=NOW)
+    resolved = resolve_args_insert(SortArgs(strings=[]), InsertOpts(scheduled_at=local), now=NOW)
     assert resolved.scheduled_at == datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
     assert resolved.scheduled_at is not None and resolved.scheduled_at.tzinfo is UTC
 
@@ -293,7 +293,7 @@ def test_invalid_options(
     opts: InsertOpts, error: type[ValidationError], field_name: str | None
 ) -> None:
     with pytest.raises(error) as info:
-        insert_params(SortArgs(strings=[]), opts, now=NOW)
+        resolve_args_insert(SortArgs(strings=[]), opts, now=NOW)
     if field_name is not None:
         assert info.value.field == field_name
 

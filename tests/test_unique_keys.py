@@ -170,8 +170,14 @@ def test_period_uses_scheduled_at_and_converts_to_utc() -> None:
 
 
 def test_period_needs_aware_time() -> None:
-    with pytest.raises(InvalidUniqueOptsError):
+    with pytest.raises(InvalidUniqueOptsError) as info:
         unique_key("k", "{}", "q", UniqueOpts(by_period=60), now=datetime(2026, 1, 1))
+    assert info.value.field == "now"
+    with pytest.raises(InvalidUniqueOptsError) as info:
+        unique_key(
+            "k", "{}", "q", UniqueOpts(by_period=60), now=NOW, scheduled_at=datetime(2026, 1, 1)
+        )
+    assert info.value.field == "scheduled_at"
 
 
 def test_unique_key_accepts_nul_and_lone_surrogates() -> None:
@@ -261,4 +267,5 @@ def test_is_empty_follows_river() -> None:
     assert UniqueOpts(exclude_kind=True).is_empty()
     assert UniqueOpts(by_args=False, by_queue=False, by_period=0).is_empty()
     assert not UniqueOpts(by_state=[]).is_empty()
+    assert not UniqueOpts(by_args=[]).is_empty()  # so that validation refuses it
     assert not UniqueOpts(by_period=60).is_empty()
