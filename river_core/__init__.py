@@ -1,11 +1,14 @@
 """river_core: a fast, robust Postgres job queue for Python, compatible with River (Go)."""
 
+from river_core.client import AsyncClient, Client, InsertResult
+from river_core.config import Config, QueueConfig
+from river_core.cron import CronSyntaxError, cron_schedule
+from river_core.driver import JobListOrderBy, JobListParams, Queue
 from river_core.errors import (
     ConnectionLostError,
     DatabaseError,
     InvalidSchemaNameError,
     JobNotFoundError,
-    JobRunningError,
     NotFoundError,
     QueryCanceledError,
     QueueNotFoundError,
@@ -16,24 +19,62 @@ from river_core.errors import (
     UnknownJobKindError,
     ValidationError,
 )
+from river_core.insert_opts import InsertOpts, UniqueOpts
+from river_core.insert_params import InsertManyParams
 from river_core.job import AttemptError, JobRow, JobState
+from river_core.retry_policy import DefaultRetryPolicy, RetryPolicy
+from river_core.schedules import Schedule, interval_schedule
+from river_core.unique import unique_key
+from river_core.worker import (
+    Job,
+    JobCancel,
+    JobCancelledRemotelyError,
+    JobSnooze,
+    JobTimeoutError,
+    Worker,
+    Workers,
+)
 
 __all__ = [
+    "AsyncClient",
     "AttemptError",
+    "Client",
+    "Config",
     "ConnectionLostError",
+    "CronSyntaxError",
     "DatabaseError",
+    "DefaultRetryPolicy",
+    "InsertManyParams",
+    "InsertOpts",
+    "InsertResult",
     "InvalidSchemaNameError",
+    "Job",
+    "JobCancel",
+    "JobCancelledRemotelyError",
+    "JobListOrderBy",
+    "JobListParams",
     "JobNotFoundError",
     "JobRow",
-    "JobRunningError",
+    "JobSnooze",
     "JobState",
+    "JobTimeoutError",
     "NotFoundError",
     "QueryCanceledError",
+    "Queue",
+    "QueueConfig",
     "QueueNotFoundError",
+    "RetryPolicy",
     "RiverError",
+    "Schedule",
     "SchemaVersionError",
     "SerializationFailureError",
+    "UniqueOpts",
     "UniqueViolationError",
     "UnknownJobKindError",
     "ValidationError",
+    "Worker",
+    "Workers",
+    "cron_schedule",
+    "interval_schedule",
+    "unique_key",
 ]

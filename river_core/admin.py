@@ -1,0 +1,123 @@
+"""Admin operations as Executor callables, shared by the sync and the async client."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from river_core.driver import (
+    TOPIC_CONTROL,
+    TOPIC_INSERT,
+    Executor,
+    JobCancelParams,
+    JobInsertParams,
+    JobInsertResult,
+    JobListParams,
+    Queue,
+    QueueUpdateParams,
+)
+from river_core.errors import JobNotFoundError, QueueNotFoundError
+from river_core.job import JobRow, JobState
+
+
+def _payload(**fields: object) -> str:
+    return json.dumps(fields, separators=(",", ":"))
+
+
+def notify_queues(ex: Executor, queues: Sequence[str]) -> None:
+    """One insert NOTIFY per queue, in the caller's transaction (PostgreSQL folds repeats)."""
+    if queues:
+        ex.notify_many(TOPIC_INSERT, [_payload(queue=q) for q in sorted(set(queues))])
+
+
+def insert_many(ex: Executor, params: Sequence[JobInsertParams]) -> list[JobInsertResult]:
+    results = ex.job_insert_fast_many(params)
+    notify_queues(
+        ex,
+        [
+            r.job.queue
+            for r in results
+            if r.job.state is JobState.AVAILABLE and not r.unique_skipped_as_duplicated
+        ],
+    )
+    return results
+
+
+def insert_many_fast(ex: Executor, params: Sequence[JobInsertParams]) -> int:
+    count = ex.job_insert_fast_many_no_returning(params)
+    notify_queues(ex, [p.queue for p in params if p.state is JobState.AVAILABLE])
+    return count
+
+
+def job_get(ex: Executor, job_id: int) -> JobRow:
+    row = ex.job_get_by_id(job_id)
+    if row is None:
+        raise JobNotFoundError(job_id)
+    return row
+
+
+def job_cancel(ex: Executor, job_id: int) -> JobRow:
+    row = ex.job_cancel(JobCancelParams(id=job_id, cancel_attempted_at=datetime.now(UTC)))
+    if row is None:
+        raise JobNotFoundError(job_id)
+    return row
+
+
+def job_retry(ex: Executor, job_id: int) -> JobRow:
+    row = ex.job_retry(job_id)
+    if row is None:
+        raise JobNotFoundError(job_id)
+    if row.state is JobState.AVAILABLE:
+        notify_queues(ex, [row.queue])
+    return row
+
+
+def job_delete(ex: Executor, job_id: int) -> JobRow:
+    row = ex.job_delete(job_id)
+    if row is None:
+        raise JobNotFoundError(job_id)
+    return row
+
+
+def job_list(ex: Executor, params: JobListParams) -> list[JobRow]:
+    return ex.job_list(params)
+
+
+def job_delete_many(ex: Executor, params: JobListParams) -> list[JobRow]:
+    return ex.job_delete_many(params)
+
+
+def queue_get(ex: Executor, name: str) -> Queue:
+    queue = ex.queue_get(name)
+    if queue is None:
+        raise QueueNotFoundError(name)
+    return queue
+
+
+def queue_list(ex: Executor, max: int = 100) -> list[Queue]:
+    return ex.queue_list(max)
+
+
+def queue_pause(ex: Executor, name: str) -> None:
+    if not ex.queue_pause(name):
+        raise QueueNotFoundError(name)
+    ex.notify_many(TOPIC_CONTROL, [_payload(action="pause", queue=name)])
+
+
+def queue_resume(ex: Executor, name: str) -> None:
+    if not ex.queue_resume(name):
+        raise QueueNotFoundError(name)
+    ex.notify_many(TOPIC_CONTROL, [_payload(action="resume", queue=name)])
+
+
+def queue_update(ex: Executor, name: str, metadata: bytes | None) -> Queue:
+    queue = ex.queue_update(QueueUpdateParams(name=name, metadata=metadata))
+    if queue is None:
+        raise QueueNotFoundError(name)
+    if metadata is not None:
+        ex.notify_many(
+            TOPIC_CONTROL,
+            [_payload(action="metadata_changed", metadata=queue.metadata, queue=name)],
+        )
+    return queue

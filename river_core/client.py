@@ -1,0 +1,318 @@
+"""`Client` (sync: insert and admin) and `AsyncClient` (async: insert, admin, and working jobs)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from river_core import admin
+from river_core.config import Config, QueueConfig
+from river_core.driver import Driver, Executor, JobInsertResult, JobListParams, Queue
+from river_core.errors import RiverError, SchemaVersionError
+from river_core.insert_opts import InsertOpts
+from river_core.insert_params import InsertManyParams, build_insert_params
+from river_core.job import JobRow
+from river_core.migrate import LATEST_VERSION
+from river_core.retry_policy import DefaultRetryPolicy
+from river_core.runtime.db import run_in_tx
+from river_core.runtime.engine import Engine
+from river_core.validation import validate_queue
+
+T = TypeVar("T")
+log = logging.getLogger("river.client")
+
+InsertResult = JobInsertResult
+ManyArgs = Sequence[Any | InsertManyParams]
+
+
+class _ClientBase:
+    def __init__(self, driver: Driver, config: Config | None = None) -> None:
+        self.driver = driver
+        self.config = config if config is not None else Config()
+
+    def _params(self, args: Any, insert_opts: InsertOpts | None) -> Any:
+        return build_insert_params(args, insert_opts, self.config)
+
+    def _many_params(self, items: ManyArgs) -> list[Any]:
+        if not items:
+            raise ValueError("insert_many needs at least one job")
+        return [
+            self._params(item.args, item.insert_opts)
+            if isinstance(item, InsertManyParams)
+            else self._params(item, None)
+            for item in items
+        ]
+
+
+class Client(_ClientBase):
+    """The sync client: inserts and admin operations, no event loop needed."""
+
+    def _run(self, fn: Any) -> Any:
+        try:
+            with self.driver.transaction() as ex:
+                return fn(ex)
+        except RiverError:
+            raise
+        except Exception as exc:
+            mapped = self.driver.map_error(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+    def _run_tx(self, tx: Any, fn: Any) -> Any:
+        ex: Executor = self.driver.executor(tx)
+        return fn(ex)
+
+    def insert(self, args: Any, insert_opts: InsertOpts | None = None) -> InsertResult:
+        params = self._params(args, insert_opts)
+        result: InsertResult = self._run(lambda ex: admin.insert_many(ex, [params])[0])
+        return result
+
+    def insert_tx(self, tx: Any, args: Any, insert_opts: InsertOpts | None = None) -> InsertResult:
+        params = self._params(args, insert_opts)
+        result: InsertResult = self._run_tx(tx, lambda ex: admin.insert_many(ex, [params])[0])
+        return result
+
+    def insert_many(self, items: ManyArgs) -> list[InsertResult]:
+        params = self._many_params(items)
+        results: list[InsertResult] = self._run(lambda ex: admin.insert_many(ex, params))
+        return results
+
+    def insert_many_tx(self, tx: Any, items: ManyArgs) -> list[InsertResult]:
+        params = self._many_params(items)
+        results: list[InsertResult] = self._run_tx(tx, lambda ex: admin.insert_many(ex, params))
+        return results
+
+    def insert_many_fast(self, items: ManyArgs) -> int:
+        params = self._many_params(items)
+        count: int = self._run(lambda ex: admin.insert_many_fast(ex, params))
+        return count
+
+    def insert_many_fast_tx(self, tx: Any, items: ManyArgs) -> int:
+        params = self._many_params(items)
+        count: int = self._run_tx(tx, lambda ex: admin.insert_many_fast(ex, params))
+        return count
+
+    def job_get(self, job_id: int) -> JobRow:
+        row: JobRow = self._run(lambda ex: admin.job_get(ex, job_id))
+        return row
+
+    def job_list(self, params: JobListParams | None = None) -> list[JobRow]:
+        rows: list[JobRow] = self._run(lambda ex: admin.job_list(ex, params or JobListParams()))
+        return rows
+
+    def job_cancel(self, job_id: int) -> JobRow:
+        row: JobRow = self._run(lambda ex: admin.job_cancel(ex, job_id))
+        return row
+
+    def job_retry(self, job_id: int) -> JobRow:
+        row: JobRow = self._run(lambda ex: admin.job_retry(ex, job_id))
+        return row
+
+    def job_delete(self, job_id: int) -> JobRow:
+        row: JobRow = self._run(lambda ex: admin.job_delete(ex, job_id))
+        return row
+
+    def job_delete_many(self, params: JobListParams) -> list[JobRow]:
+        rows: list[JobRow] = self._run(lambda ex: admin.job_delete_many(ex, params))
+        return rows
+
+    def queue_get(self, name: str) -> Queue:
+        queue: Queue = self._run(lambda ex: admin.queue_get(ex, name))
+        return queue
+
+    def queue_list(self, max: int = 100) -> list[Queue]:
+        queues: list[Queue] = self._run(lambda ex: admin.queue_list(ex, max))
+        return queues
+
+    def queue_pause(self, name: str) -> None:
+        self._run(lambda ex: admin.queue_pause(ex, name))
+
+    def queue_resume(self, name: str) -> None:
+        self._run(lambda ex: admin.queue_resume(ex, name))
+
+    def queue_update(self, name: str, metadata: bytes | None = None) -> Queue:
+        queue: Queue = self._run(lambda ex: admin.queue_update(ex, name, metadata))
+        return queue
+
+
+class AsyncClient(_ClientBase):
+    """The async client: inserts, admin operations, and the worker runtime (`start`/`stop`)."""
+
+    def __init__(self, driver: Driver, config: Config | None = None) -> None:
+        super().__init__(driver, config)
+        policy = self.config.retry_policy or DefaultRetryPolicy()
+        self._next_retry = lambda row: policy.next_retry(row, datetime.now(UTC))
+        self._engine: Engine | None = None
+        self._stopping: asyncio.Task[None] | None = None
+
+    async def _run(self, fn: Any) -> Any:
+        return await run_in_tx(self.driver, fn)
+
+    async def _run_tx(self, tx: Any, fn: Any) -> Any:
+        try:
+            return await self.driver.async_executor(tx).run(fn)
+        except RiverError:
+            raise
+        except Exception as exc:
+            mapped = self.driver.map_error(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+    # -- inserts ---------------------------------------------------------------------------
+    async def insert(self, args: Any, insert_opts: InsertOpts | None = None) -> InsertResult:
+        params = self._params(args, insert_opts)
+        result: InsertResult = await self._run(lambda ex: admin.insert_many(ex, [params])[0])
+        return result
+
+    async def insert_tx(
+        self, tx: Any, args: Any, insert_opts: InsertOpts | None = None
+    ) -> InsertResult:
+        params = self._params(args, insert_opts)
+        result: InsertResult = await self._run_tx(tx, lambda ex: admin.insert_many(ex, [params])[0])
+        return result
+
+    async def insert_many(self, items: ManyArgs) -> list[InsertResult]:
+        params = self._many_params(items)
+        results: list[InsertResult] = await self._run(lambda ex: admin.insert_many(ex, params))
+        return results
+
+    async def insert_many_tx(self, tx: Any, items: ManyArgs) -> list[InsertResult]:
+        params = self._many_params(items)
+        results: list[InsertResult] = await self._run_tx(
+            tx, lambda ex: admin.insert_many(ex, params)
+        )
+        return results
+
+    async def insert_many_fast(self, items: ManyArgs) -> int:
+        params = self._many_params(items)
+        count: int = await self._run(lambda ex: admin.insert_many_fast(ex, params))
+        return count
+
+    async def insert_many_fast_tx(self, tx: Any, items: ManyArgs) -> int:
+        params = self._many_params(items)
+        count: int = await self._run_tx(tx, lambda ex: admin.insert_many_fast(ex, params))
+        return count
+
+    # -- admin -----------------------------------------------------------------------------
+    async def job_get(self, job_id: int) -> JobRow:
+        row: JobRow = await self._run(lambda ex: admin.job_get(ex, job_id))
+        return row
+
+    async def job_list(self, params: JobListParams | None = None) -> list[JobRow]:
+        rows: list[JobRow] = await self._run(
+            lambda ex: admin.job_list(ex, params or JobListParams())
+        )
+        return rows
+
+    async def job_cancel(self, job_id: int) -> JobRow:
+        row: JobRow = await self._run(lambda ex: admin.job_cancel(ex, job_id))
+        if self._engine is not None:
+            self._engine.cancel_running_job(job_id)
+        return row
+
+    async def job_retry(self, job_id: int) -> JobRow:
+        row: JobRow = await self._run(lambda ex: admin.job_retry(ex, job_id))
+        return row
+
+    async def job_delete(self, job_id: int) -> JobRow:
+        row: JobRow = await self._run(lambda ex: admin.job_delete(ex, job_id))
+        return row
+
+    async def job_delete_many(self, params: JobListParams) -> list[JobRow]:
+        rows: list[JobRow] = await self._run(lambda ex: admin.job_delete_many(ex, params))
+        return rows
+
+    async def queue_get(self, name: str) -> Queue:
+        queue: Queue = await self._run(lambda ex: admin.queue_get(ex, name))
+        return queue
+
+    async def queue_list(self, max: int = 100) -> list[Queue]:
+        queues: list[Queue] = await self._run(lambda ex: admin.queue_list(ex, max))
+        return queues
+
+    async def queue_pause(self, name: str) -> None:
+        await self._run(lambda ex: admin.queue_pause(ex, name))
+        self._follow_pause(name, paused=True)
+
+    async def queue_resume(self, name: str) -> None:
+        await self._run(lambda ex: admin.queue_resume(ex, name))
+        self._follow_pause(name, paused=False)
+
+    async def queue_update(self, name: str, metadata: bytes | None = None) -> Queue:
+        queue: Queue = await self._run(lambda ex: admin.queue_update(ex, name, metadata))
+        return queue
+
+    def _follow_pause(self, name: str, *, paused: bool) -> None:
+        """Apply a pause/resume to this client's own producers without waiting for NOTIFY."""
+        if self._engine is None:
+            return
+        for queue, producer in self._engine.producers.items():
+            if name in ("*", queue):
+                producer.pause() if paused else producer.resume()
+
+    # -- runtime ---------------------------------------------------------------------------
+    @property
+    def started(self) -> bool:
+        return self._engine is not None
+
+    async def start(self) -> None:
+        """Check the schema version, then start working the configured queues.
+
+        Cancelling the task that called `start` stops the client (softly).
+        """
+        if self._engine is not None:
+            raise RiverError("client is already started")
+        if not self.config.workers:
+            raise RiverError("a client that works jobs needs at least one registered worker")
+        version = await self._run(lambda ex: ex.schema_version())
+        if version < LATEST_VERSION:
+            raise SchemaVersionError(version, LATEST_VERSION)
+        engine = Engine(self.driver, self.config, self._next_retry)
+        self._engine = engine
+        try:
+            await engine.start()
+        except BaseException:
+            self._engine = None
+            await engine.stop(hard=True, soft_timeout=None)
+            raise
+        owner = asyncio.current_task()
+        if owner is not None:
+            owner.add_done_callback(self._owner_done)
+
+    def _owner_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() and self._engine is not None and self._stopping is None:
+            self._stopping = asyncio.ensure_future(self.stop())
+
+    async def add_queue(self, name: str, max_workers: int = 100) -> None:
+        """Start working another queue while running."""
+        validate_queue(name)
+        config = QueueConfig(max_workers=max_workers)
+        self.config.queues[name] = config
+        if self._engine is not None:
+            await self._engine.add_queue(name, config.max_workers)
+
+    async def remove_queue(self, name: str) -> None:
+        """Stop working a queue; its running jobs finish first."""
+        self.config.queues.pop(name, None)
+        if self._engine is not None:
+            await self._engine.remove_queue(name)
+
+    async def stop(self) -> None:
+        """Soft stop: stop fetching, let running jobs finish (up to `soft_stop_timeout`),
+        write every outcome."""
+        await self._stop(hard=False)
+
+    async def stop_and_cancel(self) -> None:
+        """Hard stop: cancel running jobs (they go back to `available`), then stop."""
+        await self._stop(hard=True)
+
+    async def _stop(self, *, hard: bool) -> None:
+        engine, self._engine = self._engine, None
+        if engine is None:
+            return
+        await engine.stop(hard=hard, soft_timeout=self.config.soft_stop_timeout)

@@ -1,0 +1,82 @@
+"""Client configuration, with River's defaults."""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from river_core.errors import ValidationError
+from river_core.worker import Workers
+
+MAX_WORKERS_LIMIT = 10_000
+_CLIENT_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]", re.ASCII)
+
+
+def default_client_id(now: datetime | None = None) -> str:
+    """River's default client id: host name and start time (`web_1_2026_11_27T04_30_38_123456`)."""
+    host = _CLIENT_ID_UNSAFE.sub("_", socket.gethostname())
+    stamp = (now or datetime.now(UTC)).strftime("%Y_%m_%dT%H_%M_%S_%f")
+    return f"{host}_{stamp}"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """One queue this client works: at most `max_workers` jobs at once (1..10,000)."""
+
+    max_workers: int = 100
+
+    def __post_init__(self) -> None:
+        if (
+            not isinstance(self.max_workers, int)
+            or isinstance(self.max_workers, bool)
+            or not 1 <= self.max_workers <= MAX_WORKERS_LIMIT
+        ):
+            raise ValidationError(
+                "max_workers",
+                f"must be an integer in 1..{MAX_WORKERS_LIMIT}, got {self.max_workers!r}",
+            )
+
+
+@dataclass(slots=True)
+class Config:
+    """How a client works jobs. Times are in seconds; defaults are River's."""
+
+    queues: dict[str, QueueConfig] = field(default_factory=dict)
+    workers: Workers = field(default_factory=Workers)
+    id: str = field(default_factory=default_client_id)
+    fetch_cooldown: float = 0.1
+    fetch_poll_interval: float = 1.0
+    job_timeout: float = 60.0  # 0 or less: no timeout
+    max_attempts: int = 25
+    rescue_stuck_jobs_after: float = 3600.0
+    scheduler_interval: float = 5.0
+    poll_only: bool = False
+    soft_stop_timeout: float | None = None  # None: a soft stop waits for running jobs forever
+    completer_flush_interval: float = 0.05
+    completer_max_batch: int = 5_000
+    sync_worker_threads: int = 32
+    retry_policy: Any = None  # a RetryPolicy; None: River's default
+    error_handler: Any = None
+
+    def __post_init__(self) -> None:
+        from river_core.validation import validate_queue
+
+        for name in self.queues:
+            validate_queue(name)
+        for name, value in (
+            ("fetch_cooldown", self.fetch_cooldown),
+            ("fetch_poll_interval", self.fetch_poll_interval),
+            ("scheduler_interval", self.scheduler_interval),
+            ("completer_flush_interval", self.completer_flush_interval),
+        ):
+            if not value > 0:
+                raise ValidationError(name, f"must be > 0, got {value!r}")
+        if self.fetch_poll_interval < self.fetch_cooldown:
+            raise ValidationError("fetch_poll_interval", "must be >= fetch_cooldown")
+        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ValidationError("max_attempts", f"must be >= 1, got {self.max_attempts!r}")
+        if not self.id or len(self.id) > 100:
+            raise ValidationError("id", "must be 1..100 characters")

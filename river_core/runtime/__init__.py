@@ -1,0 +1,1 @@
+"""The asyncio worker runtime: notifier, producers, job executor, completer, scheduler."""

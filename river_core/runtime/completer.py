@@ -1,0 +1,100 @@
+"""The completer: writes job outcomes in batches, one statement per batch, never losing one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from river_core.driver import Driver, JobSetStateIfRunningParams
+from river_core.job import JobRow
+from river_core.runtime.db import run_in_tx
+
+log = logging.getLogger("river.completer")
+
+WrittenCallback = Callable[[Sequence[tuple[JobSetStateIfRunningParams, JobRow]]], None]
+
+
+class Completer:
+    """Collects outcomes and flushes them every `flush_interval` seconds or when `max_batch` wait.
+
+    Transient database errors (lost connection, serialization failure) are retried with backoff;
+    outcomes stay queued until written. `submit` waits when too many outcomes are queued, which
+    slows fetching instead of growing memory without bound.
+    """
+
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        flush_interval: float = 0.05,
+        max_batch: int = 5_000,
+        on_written: WrittenCallback | None = None,
+    ) -> None:
+        self._driver = driver
+        self._flush_interval = flush_interval
+        self._max_batch = max_batch
+        self._on_written = on_written
+        self._pending: list[JobSetStateIfRunningParams] = []
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.batches_written = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="river-completer")
+
+    async def submit(self, outcome: JobSetStateIfRunningParams) -> None:
+        """Queue an outcome; waits while the backlog is over four batches."""
+        while not self._room.is_set():
+            await self._room.wait()
+        self._pending.append(outcome)
+        if len(self._pending) >= self._max_batch:
+            self._wake.set()
+        if len(self._pending) >= 4 * self._max_batch:
+            self._room.clear()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def stop(self) -> None:
+        """Write everything queued, then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._flush_interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await self._flush()
+            if self._stopping and not self._pending:
+                return
+
+    async def _flush(self) -> None:
+        backoff = 0.05
+        while self._pending:
+            batch = self._pending[: self._max_batch]
+            try:
+                rows = await run_in_tx(
+                    self._driver, lambda ex, b=batch: ex.job_set_state_if_running_many(b)
+                )
+            except Exception as exc:
+                log.warning("completer: writing %d outcomes failed, retrying: %s", len(batch), exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            del self._pending[: len(batch)]
+            self.batches_written += 1
+            if len(self._pending) < 4 * self._max_batch:
+                self._room.set()
+            if self._on_written is not None:
+                by_id = {row.id: row for row in rows}
+                self._on_written([(o, by_id[o.id]) for o in batch if o.id in by_id])

@@ -1,0 +1,182 @@
+"""The running part of an AsyncClient: producers, notifier, completer, scheduler, queue keeper."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from river_core.config import Config
+from river_core.driver import (
+    TOPIC_CONTROL,
+    TOPIC_INSERT,
+    Driver,
+    JobSetStateIfRunningParams,
+    QueueCreateOrSetUpdatedAtParams,
+)
+from river_core.job import JobRow
+from river_core.runtime.completer import Completer, WrittenCallback
+from river_core.runtime.db import run_in_tx
+from river_core.runtime.job_executor import ExecutorSettings, ThreadRunner
+from river_core.runtime.notifier import Notifier
+from river_core.runtime.producer import Producer
+from river_core.runtime.scheduler import Scheduler
+
+log = logging.getLogger("river.client")
+
+QUEUE_POLL_INTERVAL = 2.0  # poll-only mode: how often queue pause states are read
+QUEUE_REPORT_INTERVAL = 600.0  # how often a worked queue's `updated_at` is refreshed
+
+
+class Engine:
+    """Everything that runs while a client is started; built by `start`, torn down by `stop`."""
+
+    def __init__(
+        self,
+        driver: Driver,
+        config: Config,
+        next_retry: Callable[[JobRow], datetime],
+        *,
+        on_written: WrittenCallback | None = None,
+        on_job_done: Callable[[JobRow, JobSetStateIfRunningParams | None], None] | None = None,
+    ) -> None:
+        self.driver = driver
+        self.config = config
+        self.completer = Completer(
+            driver,
+            flush_interval=config.completer_flush_interval,
+            max_batch=config.completer_max_batch,
+            on_written=on_written,
+        )
+        self._settings = ExecutorSettings(
+            workers=config.workers,
+            job_timeout=config.job_timeout,
+            scheduler_interval=config.scheduler_interval,
+            next_retry=next_retry,
+        )
+        self._threads = ThreadRunner(config.sync_worker_threads)
+        self._on_job_done = on_job_done
+        self.producers: dict[str, Producer] = {}
+        self.notifier: Notifier | None = None
+        self.scheduler = Scheduler(driver, interval=config.scheduler_interval)
+        self._keeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.completer.start()
+        for name, queue_config in self.config.queues.items():
+            await self.add_queue(name, queue_config.max_workers)
+        if not self.config.poll_only:
+            self.notifier = Notifier(
+                self.driver,
+                {TOPIC_INSERT: self._on_insert, TOPIC_CONTROL: self._on_control},
+                on_connect=self._wake_all,
+            )
+            self.notifier.start()
+        self.scheduler.start()
+        self._keeper = asyncio.create_task(self._keep_queues(), name="river-queue-keeper")
+
+    async def add_queue(self, name: str, max_workers: int) -> None:
+        """Start working a queue (at start, or at runtime)."""
+        if name in self.producers:
+            raise ValueError(f"queue {name!r} is already worked by this client")
+        queue = await run_in_tx(
+            self.driver,
+            lambda ex: ex.queue_create_or_set_updated_at(
+                QueueCreateOrSetUpdatedAtParams(name=name)
+            ),
+        )
+        producer = Producer(
+            queue=name,
+            max_workers=max_workers,
+            client_id=self.config.id,
+            driver=self.driver,
+            completer=self.completer,
+            settings=self._settings,
+            threads=self._threads,
+            fetch_cooldown=self.config.fetch_cooldown,
+            fetch_poll_interval=self.config.fetch_poll_interval,
+            paused=queue.paused_at is not None,
+            on_job_done=self._on_job_done,
+        )
+        self.producers[name] = producer
+        producer.start()
+        producer.wake()
+
+    async def remove_queue(self, name: str) -> None:
+        """Stop working a queue at runtime, letting its running jobs finish."""
+        producer = self.producers.pop(name)
+        await producer.stop(hard=False)
+
+    async def stop(self, *, hard: bool, soft_timeout: float | None) -> None:
+        producers = list(self.producers.values())
+        if hard:
+            await asyncio.gather(*(p.stop(hard=True) for p in producers))
+        else:
+            soft = asyncio.gather(*(p.stop(hard=False) for p in producers))
+            try:
+                await asyncio.wait_for(asyncio.shield(soft), soft_timeout)
+            except TimeoutError:
+                log.warning("soft stop timed out after %ss; cancelling running jobs", soft_timeout)
+                for p in producers:
+                    p.stop_running_jobs()
+                await asyncio.gather(*(p.wait_idle(include_threads=False) for p in producers))
+                soft.cancel()
+        if self._keeper is not None:
+            self._keeper.cancel()
+        await self.scheduler.stop()
+        if self.notifier is not None:
+            await self.notifier.stop()
+        await self.completer.stop()
+
+    def _wake_all(self) -> None:
+        for producer in self.producers.values():
+            producer.wake()
+
+    def _on_insert(self, message: dict[str, Any]) -> None:
+        producer = self.producers.get(str(message.get("queue")))
+        if producer is not None:
+            producer.wake()
+
+    def _on_control(self, message: dict[str, Any]) -> None:
+        action, queue = message.get("action"), message.get("queue")
+        targets = (
+            list(self.producers.values())
+            if queue == "*"
+            else [p for p in (self.producers.get(str(queue)),) if p is not None]
+        )
+        if action == "cancel":
+            job_id = message.get("job_id")
+            if isinstance(job_id, int):
+                self.cancel_running_job(job_id)
+        elif action == "pause":
+            for producer in targets:
+                producer.pause()
+        elif action == "resume":
+            for producer in targets:
+                producer.resume()
+
+    def cancel_running_job(self, job_id: int) -> bool:
+        return any(p.cancel_job(job_id) for p in self.producers.values())
+
+    async def _keep_queues(self) -> None:
+        """Refresh queues' `updated_at`; in poll-only mode, also follow their pause state."""
+        interval = QUEUE_POLL_INTERVAL if self.config.poll_only else QUEUE_REPORT_INTERVAL
+        while True:
+            await asyncio.sleep(interval)
+            for name, producer in list(self.producers.items()):
+                try:
+                    queue = await run_in_tx(
+                        self.driver,
+                        lambda ex, n=name: ex.queue_create_or_set_updated_at(
+                            QueueCreateOrSetUpdatedAtParams(name=n, now=datetime.now(UTC))
+                        ),
+                    )
+                except Exception as exc:
+                    log.warning("queue keeper: %s: %s", name, exc)
+                    continue
+                if queue.paused_at is not None and not producer.paused:
+                    producer.pause()
+                elif queue.paused_at is None and producer.paused:
+                    producer.resume()

@@ -1,0 +1,276 @@
+"""The job executor: runs one job through its worker and turns the result into an outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import threading
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from river_core.driver import JobSetStateIfRunningParams, JobSetStateReason
+from river_core.errors import UnknownJobKindError
+from river_core.job import JobRow, JobState
+from river_core.snooze import next_snooze_count
+from river_core.worker import (
+    Job,
+    JobCancel,
+    JobCancelledRemotelyError,
+    JobSnooze,
+    JobTimeoutError,
+    Worker,
+    Workers,
+    decode_args,
+)
+
+log = logging.getLogger("river.executor")
+
+
+class StopReason:
+    TIMEOUT = "timeout"
+    REMOTE_CANCEL = "remote_cancel"
+    CLIENT_STOP = "client_stop"
+
+
+@dataclass(slots=True)
+class ExecutorSettings:
+    workers: Workers
+    job_timeout: float
+    scheduler_interval: float
+    next_retry: Callable[[JobRow], datetime]
+
+
+class Execution:
+    """One job in flight: its task, its stop reason, and its `Job` handed to the worker."""
+
+    def __init__(self, row: JobRow) -> None:
+        self.row = row
+        self.job: Job[Any] | None = None
+        self.stop_reason: str | None = None
+        self.task: asyncio.Task[JobSetStateIfRunningParams | None] | None = None
+        self.in_thread = False
+        self.done_working = False
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the job to stop: async jobs are cancelled, sync jobs see `should_stop()`."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        if self.job is not None:
+            self.job._request_stop()
+        if self.task is not None and not self.in_thread and not self.done_working:
+            self.task.cancel()
+
+
+class ThreadRunner:
+    """Runs sync `work` in bounded daemon threads: a hard stop never waits for them."""
+
+    def __init__(self, max_threads: int) -> None:
+        self._slots = asyncio.Semaphore(max_threads)
+
+    async def run(self, fn: Callable[[], object]) -> object:
+        async with self._slots:
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[object] = loop.create_future()
+
+            def target() -> None:
+                try:
+                    result = fn()
+                except BaseException as exc:
+                    loop.call_soon_threadsafe(_set_exception, future, exc)
+                else:
+                    loop.call_soon_threadsafe(_set_result, future, result)
+
+            threading.Thread(target=target, name="river-sync-worker", daemon=True).start()
+            return await asyncio.shield(future)
+
+
+def _set_result(future: asyncio.Future[object], value: object) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _set_exception(future: asyncio.Future[object], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+def _attempt_error(at: datetime, attempt: int, error: str, trace: str) -> bytes:
+    at_text = at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return json.dumps(
+        {"at": at_text, "attempt": attempt, "error": error, "trace": trace}, separators=(",", ":")
+    ).encode()
+
+
+def _metadata_bytes(updates: dict[str, Any]) -> bytes | None:
+    return json.dumps(updates, separators=(",", ":")).encode() if updates else None
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, JobCancel):
+        return str(exc)
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def execute(
+    execution: Execution, settings: ExecutorSettings, threads: ThreadRunner
+) -> JobSetStateIfRunningParams | None:
+    """Run the job; return its outcome, or None when a hard stop abandons a sync job."""
+    row = execution.row
+    started = datetime.now(UTC)
+    worker = settings.workers.get(row.kind)
+    metadata_updates: dict[str, Any] = {}
+    job: Job[Any] | None = None
+    try:
+        if worker is None:
+            raise UnknownJobKindError(row.kind)
+        args = decode_args(worker.args_type, row.args)
+        job = Job(row=row, args=args, metadata_updates=metadata_updates)
+        execution.job = job
+        if execution.stop_reason is not None:
+            job._request_stop()
+        timeout = worker.timeout_seconds()
+        if timeout is None:
+            timeout = settings.job_timeout
+        await _run_worker(execution, worker, job, timeout if timeout > 0 else None, threads)
+    except asyncio.CancelledError:
+        reason = execution.stop_reason
+        if reason is None:
+            raise
+        if reason == StopReason.CLIENT_STOP:
+            return _interrupted(row, metadata_updates)
+        error: BaseException = (
+            JobCancel(JobCancelledRemotelyError())
+            if reason == StopReason.REMOTE_CANCEL
+            else JobTimeoutError(_timeout_of(worker, settings))
+        )
+        return _outcome_for_error(row, error, "", started, settings, worker, job, metadata_updates)
+    except Exception as exc:
+        if execution.stop_reason == StopReason.CLIENT_STOP and execution.in_thread:
+            return _interrupted(row, metadata_updates)
+        trace = "" if isinstance(exc, JobSnooze | JobCancel) else traceback.format_exc()
+        return _outcome_for_error(row, exc, trace, started, settings, worker, job, metadata_updates)
+    return JobSetStateIfRunningParams(
+        id=row.id,
+        state=JobState.COMPLETED,
+        reason=JobSetStateReason.COMPLETED,
+        finalized_at=datetime.now(UTC),
+        metadata_updates=_metadata_bytes(metadata_updates),
+    )
+
+
+def _timeout_of(worker: Worker[Any] | None, settings: ExecutorSettings) -> float:
+    own = worker.timeout_seconds() if worker is not None else None
+    return settings.job_timeout if own is None else own
+
+
+async def _run_worker(
+    execution: Execution,
+    worker: Worker[Any],
+    job: Job[Any],
+    timeout: float | None,
+    threads: ThreadRunner,
+) -> None:
+    if inspect.iscoroutinefunction(worker.work):
+        coro = worker.work(job)
+        assert isinstance(coro, Awaitable)
+        if timeout is None:
+            await coro
+            return
+        deadline = asyncio.timeout(timeout)
+        try:
+            async with deadline:
+                await coro
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            if execution.stop_reason is None:
+                execution.stop_reason = StopReason.TIMEOUT
+            raise asyncio.CancelledError from None
+        return
+    execution.in_thread = True
+    run = asyncio.ensure_future(threads.run(lambda: worker.work(job)))
+    done, _ = await asyncio.wait({run}, timeout=timeout)
+    if not done:
+        execution.request_stop(StopReason.TIMEOUT)
+        log.warning(
+            "sync job %d (%s) exceeded its %gs timeout; told to stop, waiting for it to return",
+            job.id,
+            job.kind,
+            timeout,
+        )
+    await run
+
+
+def _interrupted(row: JobRow, metadata_updates: dict[str, Any]) -> JobSetStateIfRunningParams:
+    return JobSetStateIfRunningParams(
+        id=row.id,
+        state=JobState.AVAILABLE,
+        reason=JobSetStateReason.INTERRUPTED,
+        attempt=max(row.attempt - 1, 0),
+        scheduled_at=datetime.now(UTC),
+        metadata_updates=_metadata_bytes(metadata_updates),
+    )
+
+
+def _outcome_for_error(
+    row: JobRow,
+    exc: BaseException,
+    trace: str,
+    started: datetime,
+    settings: ExecutorSettings,
+    worker: Worker[Any] | None,
+    job: Job[Any] | None,
+    metadata_updates: dict[str, Any],
+) -> JobSetStateIfRunningParams:
+    now = datetime.now(UTC)
+    if isinstance(exc, JobSnooze):
+        metadata_updates["snoozes"] = next_snooze_count(row.metadata)
+        at = now + timedelta(seconds=exc.seconds)
+        soon = exc.seconds <= settings.scheduler_interval
+        return JobSetStateIfRunningParams(
+            id=row.id,
+            state=JobState.AVAILABLE if soon else JobState.SCHEDULED,
+            reason=JobSetStateReason.SNOOZED,
+            attempt=row.attempt - 1,
+            scheduled_at=at,
+            metadata_updates=_metadata_bytes(metadata_updates),
+        )
+    cancel = isinstance(exc, JobCancel)
+    error = _attempt_error(started, row.attempt, _error_text(exc), trace)
+    metadata = _metadata_bytes(metadata_updates)
+    if cancel:
+        return JobSetStateIfRunningParams(
+            id=row.id,
+            state=JobState.CANCELLED,
+            reason=JobSetStateReason.CANCELLED,
+            error=error,
+            finalized_at=now,
+            metadata_updates=metadata,
+        )
+    if row.attempt >= row.max_attempts:
+        return JobSetStateIfRunningParams(
+            id=row.id,
+            state=JobState.DISCARDED,
+            reason=JobSetStateReason.FAILED,
+            error=error,
+            finalized_at=now,
+            metadata_updates=metadata,
+        )
+    retry_at = worker.next_retry(job) if worker is not None and job is not None else None
+    if retry_at is None or retry_at < now:
+        retry_at = settings.next_retry(row)
+    soon = (retry_at - now).total_seconds() <= settings.scheduler_interval
+    return JobSetStateIfRunningParams(
+        id=row.id,
+        state=JobState.AVAILABLE if soon else JobState.RETRYABLE,
+        reason=JobSetStateReason.FAILED,
+        error=error,
+        scheduled_at=retry_at,
+        metadata_updates=metadata,
+    )
