@@ -56,6 +56,11 @@ class Execution:
         self.in_thread = False
         self.done_working = False
 
+    @property
+    def abandoned_on_stop(self) -> bool:
+        """A sync job told to stop by a hard stop: nobody waits for its thread."""
+        return self.in_thread and self.stop_reason == StopReason.CLIENT_STOP
+
     def request_stop(self, reason: str) -> None:
         """Ask the job to stop: async jobs are cancelled, sync jobs see `should_stop()`."""
         if self.stop_reason is None:
