@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Unpack
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -268,7 +268,7 @@ class SqlExecutor(Executor):
         )
 
     # -- plumbing --------------------------------------------------------------------------
-    def _execute(self, stmt: sa.Executable) -> sa.CursorResult[Unpack[tuple[Any, ...]]]:
+    def _execute(self, stmt: sa.Executable) -> sa.CursorResult[*tuple[Any, ...]]:
         return self.conn.execute(stmt, execution_options=self._options)
 
     def _jobs(self, stmt: sa.Executable) -> list[JobRow]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import psycopg
@@ -16,6 +17,8 @@ from river_core.driver.tables import river_job
 from river_core.job import JobRow
 
 T = TypeVar("T")
+
+PAST = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 
 
 @dataclass
@@ -68,6 +71,11 @@ class Listening:
     def listen(self, schema: str, topic: str) -> None:
         self.conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(f"{schema}.{topic}")))
 
-    def received(self, timeout: float = 0.5) -> list[tuple[str, str]]:
-        """(channel, payload) of every notification that arrives within `timeout` seconds."""
-        return [(n.channel, n.payload) for n in self.conn.notifies(timeout=timeout)]
+    def received(self, expected: int) -> list[tuple[str, str]]:
+        """(channel, payload) of notifications: `expected` of them, or all within 2 s if fewer.
+
+        With `expected=0`, whatever arrives within 0.2 s (committed notifications come at once).
+        """
+        timeout = 2.0 if expected else 0.2
+        notifies = self.conn.notifies(timeout=timeout, stop_after=expected or None)
+        return [(n.channel, n.payload) for n in notifies]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -19,6 +22,7 @@ from river_core.driver.sql_executor import SqlExecutor
 from river_core.driver.sqlalchemy_driver import SqlAlchemyDriver
 
 VARIANTS = ("psycopg-sync", "psycopg-async", "asyncpg")
+RIVER_FIXTURES = Path(__file__).parent.parent / "fixtures" / "river"
 _DATA_TABLES = ("river_job", "river_leader", "river_queue", "river_notification")
 
 
@@ -75,6 +79,19 @@ def conformance_schemas(sync_engine: sa.Engine) -> Iterator[tuple[str, str]]:
             conn.execute(sa.schema.DropSchema(name, cascade=True))
 
 
+def _build_handle(
+    variant: str,
+    schema: str,
+    engines: dict[str, sa.Engine | AsyncEngine],
+    loop: asyncio.AbstractEventLoop,
+) -> DriverHandle:
+    setup_engine = engines["psycopg-sync"]
+    assert isinstance(setup_engine, sa.Engine)
+    return DriverHandle(
+        variant, schema, make_driver(variant, engines[variant], schema), loop, setup_engine
+    )
+
+
 def _emptied_handle(
     variant: str,
     schema: str,
@@ -82,12 +99,10 @@ def _emptied_handle(
     loop: asyncio.AbstractEventLoop,
 ) -> DriverHandle:
     """A handle on `schema` after truncating its tables (migrations are kept)."""
-    setup_engine = engines["psycopg-sync"]
-    assert isinstance(setup_engine, sa.Engine)
-    with setup_engine.begin() as conn:
+    handle = _build_handle(variant, schema, engines, loop)
+    with handle.setup_engine.begin() as conn:
         SqlExecutor(conn, schema).table_truncate(_DATA_TABLES)
-    driver = make_driver(variant, engines[variant], schema)
-    return DriverHandle(variant, schema, driver, loop, setup_engine)
+    return handle
 
 
 @pytest.fixture
@@ -110,6 +125,23 @@ def other(
 ) -> DriverHandle:
     """The same variant's driver on a second schema, to prove that schemas are isolated."""
     return _emptied_handle(variant, conformance_schemas[1], engines, driver_loop)
+
+
+@pytest.fixture
+def handle_on(
+    variant: str,
+    engines: dict[str, sa.Engine | AsyncEngine],
+    driver_loop: asyncio.AbstractEventLoop,
+) -> Callable[[str], DriverHandle]:
+    """Build this test's variant of driver on any schema, as it is."""
+    return lambda schema: _build_handle(variant, schema, engines, driver_loop)
+
+
+@pytest.fixture(scope="session")
+def notification_payloads() -> dict[str, Any]:
+    """River's golden NOTIFY payloads by name (protocol_values.json)."""
+    data = json.loads((RIVER_FIXTURES / "protocol_values.json").read_text())
+    return {n["name"]: n["payload"] for n in data["notifications"]}
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from conformance import DriverHandle
+from conformance import PAST, DriverHandle
 
 from river_core.driver import (
     JobCancelParams,
@@ -18,7 +18,6 @@ from river_core.driver import (
 from river_core.driver.sql_executor import SqlExecutor
 from river_core.job import UNIQUE_STATE_BITS, AttemptError, JobState
 
-PAST = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 DEFAULT_UNIQUE_STATES = sum(
     UNIQUE_STATE_BITS[s]
     for s in (
