@@ -26,17 +26,19 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import alembic.op
 import sqlalchemy as sa
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext, MigrationStep
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from river_core.errors import InvalidSchemaNameError, RiverError, ValidationError
 from river_core.identifiers import quote_schema, validate_schema
+
+if TYPE_CHECKING:  # greenlet, which sqlalchemy.ext.asyncio needs, is an optional dependency
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 __all__ = [
     "LATEST_VERSION",
@@ -256,7 +258,7 @@ def apply_river_version(version: int, sql: str, *, up: bool) -> None:
     prefix = quote_schema(schema) + "." if schema else ""
     for statement in split_statements(sql.replace(_TEMPLATE, prefix)):
         context.execute(sa.DDL(statement))  # type: ignore[no-untyped-call]
-    table = sa.table("river_migration", sa.column("line"), sa.column("version"), schema=schema)
+    table = _migration_table(schema)
     if up:
         values: dict[str, object] = {"version": version}
         if version >= _LINE_COLUMN_ADDED:
@@ -322,6 +324,15 @@ def _check_target(target: object, lowest: int) -> None:
         )
 
 
+def _migration_table(schema: str | None) -> sa.TableClause:
+    return sa.table(
+        "river_migration",
+        sa.column("line", sa.Text),
+        sa.column("version", sa.BigInteger),
+        schema=schema,
+    )
+
+
 def _version_table(schema: str | None) -> sa.Table:
     return sa.Table(VERSION_TABLE, sa.MetaData(), schema=schema)
 
@@ -338,7 +349,7 @@ def _recorded_version(connection: sa.Connection, schema: str) -> int:
     )
     if not columns:
         return 0
-    table = sa.table("river_migration", sa.column("line"), sa.column("version"), schema=schema)
+    table = _migration_table(schema)
     query = sa.select(sa.func.coalesce(sa.func.max(table.c.version), 0))
     if "line" in columns:
         query = query.where(table.c.line == LINE)

@@ -1,0 +1,17 @@
+"""The `river` command: a click group that subcommand modules add themselves to."""
+
+from __future__ import annotations
+
+import click
+
+from river_core.cli.migrate import migrate
+
+__all__ = ["main"]
+
+
+@click.group(name="river")
+def main() -> None:
+    """Command line facilities for the River job queue."""
+
+
+main.add_command(migrate)
