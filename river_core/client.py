@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from river_core import admin
 from river_core.config import Config, QueueConfig
 from river_core.driver import Driver, Executor, JobInsertResult, JobListParams, Queue
-from river_core.errors import RiverError, SchemaVersionError
+from river_core.errors import RiverError, SchemaVersionError, ValidationError
 from river_core.insert_opts import InsertOpts
 from river_core.insert_params import InsertManyParams, build_insert_params
 from river_core.job import JobRow
@@ -38,7 +38,7 @@ class _ClientBase:
 
     def _many_params(self, items: ManyArgs) -> list[Any]:
         if not items:
-            raise ValueError("insert_many needs at least one job")
+            raise ValidationError("args", "insert_many needs at least one job")
         return [
             self._params(item.args, item.insert_opts)
             if isinstance(item, InsertManyParams)
