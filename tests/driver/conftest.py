@@ -35,7 +35,13 @@ class _ConformanceDriver(SqlAlchemyDriver):
 
 def make_driver(variant: str, engine: sa.Engine | AsyncEngine, schema: str) -> Driver:
     """The driver under test for `variant` (the one place drivers are built)."""
-    return _ConformanceDriver(engine, schema=schema)
+    from river_driver_asyncpg import AsyncpgDriver
+    from river_driver_psycopg import PsycopgDriver
+
+    if variant == "asyncpg":
+        assert isinstance(engine, AsyncEngine)
+        return AsyncpgDriver(engine, schema=schema)
+    return PsycopgDriver(engine, schema=schema)
 
 
 @pytest.fixture(scope="session")
