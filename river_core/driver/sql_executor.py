@@ -57,6 +57,7 @@ from river_core.driver.tables import (
 )
 from river_core.errors import JobRunningError, ValidationError
 from river_core.gojson import format_time
+from river_core.identifiers import validate_schema
 from river_core.job import FINAL_STATES, AttemptError, JobRow, JobState
 
 _TEXT_ARRAY = pg.ARRAY(sa.Text)
@@ -262,7 +263,7 @@ class SqlExecutor(Executor):
 
     def __init__(self, conn: sa.Connection, schema: str | None) -> None:
         self.conn = conn
-        self.schema = schema
+        self.schema = validate_schema(schema)  # it also names a function: never unchecked
         self._options: dict[str, Any] = (
             {"schema_translate_map": {None: schema}} if schema is not None else {}
         )
@@ -608,7 +609,9 @@ class SqlExecutor(Executor):
     def job_kind_list(self, params: JobKindListParams) -> list[str]:
         stmt = sa.select(_j.kind).distinct().order_by(_j.kind).limit(params.max)
         if params.match:
-            stmt = stmt.where(_j.kind.ilike(sa.func.concat(_text("%"), _text(params.match), "%")))
+            stmt = stmt.where(
+                _j.kind.ilike(sa.func.concat(_text("%"), _text(params.match), _text("%")))
+            )
         if params.after:
             stmt = stmt.where(_j.kind > _text(params.after))
         if params.exclude:
