@@ -36,6 +36,7 @@ from alembic.script import ScriptDirectory
 
 from river_core.errors import InvalidSchemaNameError, RiverError, ValidationError
 from river_core.identifiers import quote_schema, validate_schema
+from river_core.schema_version import LATEST_VERSION as SCHEMA_VERSION
 
 if TYPE_CHECKING:  # greenlet, which sqlalchemy.ext.asyncio needs, is an optional dependency
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -61,7 +62,7 @@ __all__ = [
     "upgrade_async",
 ]
 
-LATEST_VERSION = 8
+LATEST_VERSION = SCHEMA_VERSION  # re-exported: what this release needs
 LINE = "main"
 VERSION_TABLE = "river_alembic_version"
 

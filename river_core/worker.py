@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 import typing
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
@@ -59,7 +58,7 @@ class Job(Generic[ArgsT]):
 
     row: JobRow
     args: ArgsT
-    _stop: threading.Event = dataclasses.field(default_factory=threading.Event, repr=False)
+    _stop: bool = dataclasses.field(default=False, repr=False)
     metadata_updates: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     id = property(lambda self: self.row.id)
@@ -82,10 +81,10 @@ class Job(Generic[ArgsT]):
 
     def should_stop(self) -> bool:
         """True once the job timed out, was cancelled remotely, or the client stops hard."""
-        return self._stop.is_set()
+        return self._stop
 
     def _request_stop(self) -> None:
-        self._stop.set()
+        self._stop = True  # a plain attribute: sync workers poll it from their thread
 
 
 class Worker(Generic[ArgsT]):
