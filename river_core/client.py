@@ -15,10 +15,10 @@ from river_core.errors import RiverError, SchemaVersionError, ValidationError
 from river_core.insert_opts import InsertOpts
 from river_core.insert_params import InsertManyParams, build_insert_params
 from river_core.job import JobRow
-from river_core.migrate import LATEST_VERSION
 from river_core.retry_policy import DefaultRetryPolicy
 from river_core.runtime.db import run_in_tx
 from river_core.runtime.engine import Engine
+from river_core.schema_version import LATEST_VERSION
 from river_core.validation import validate_queue
 
 T = TypeVar("T")
