@@ -17,20 +17,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from river_core import migrate
-from river_core.driver import Driver, Listener
+from river_core.driver import Driver
 from river_core.driver.sql_executor import SqlExecutor
-from river_core.driver.sqlalchemy_driver import SqlAlchemyDriver
 
 VARIANTS = ("psycopg-sync", "psycopg-async", "asyncpg")
 RIVER_FIXTURES = Path(__file__).parent.parent / "fixtures" / "river"
 _DATA_TABLES = ("river_job", "river_leader", "river_queue", "river_notification")
-
-
-class _ConformanceDriver(SqlAlchemyDriver):
-    """SqlAlchemyDriver with no listener: the conformance suite exercises the executor."""
-
-    def listener(self) -> Listener:
-        raise NotImplementedError("the conformance suite does not listen through the driver")
 
 
 def make_driver(variant: str, engine: sa.Engine | AsyncEngine, schema: str) -> Driver:
