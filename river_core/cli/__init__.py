@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from river_core.cli.bench import bench
+from river_core.cli.demo import demo
 from river_core.cli.migrate import migrate
 
 __all__ = ["main"]
@@ -15,3 +17,5 @@ def main() -> None:
 
 
 main.add_command(migrate)
+main.add_command(bench)
+main.add_command(demo)

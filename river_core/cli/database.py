@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
@@ -63,3 +63,28 @@ async def _run_async(target: sa.URL, work: Callable[[sa.Connection], T]) -> T:
             return await connection.run_sync(work)
     finally:
         await engine.dispose()
+
+
+def async_driver(url: str, driver: str | None = None, schema: str | None = None) -> Any:
+    """An async river driver (AsyncpgDriver or PsycopgDriver) on a new AsyncEngine for `url`."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    target = sqlalchemy_url(url if driver is None else _with_driver(url, driver))
+    engine = create_async_engine(target, pool_size=10, max_overflow=10)
+    if target.drivername.endswith("+asyncpg"):
+        from river_driver_asyncpg import AsyncpgDriver
+
+        return AsyncpgDriver(engine, schema=schema)
+    from river_driver_psycopg import PsycopgDriver
+
+    return PsycopgDriver(engine, schema=schema)
+
+
+def _with_driver(url: str, driver: str) -> str:
+    if driver not in _DRIVERS:
+        raise DatabaseURLError(f"unknown driver {driver!r}: expected one of {', '.join(_DRIVERS)}")
+    return (
+        sqlalchemy_url(url)
+        .set(drivername=f"postgresql+{driver}")
+        .render_as_string(hide_password=False)
+    )
