@@ -158,6 +158,12 @@ async def execute(
     except Exception as exc:
         if execution.stop_reason == StopReason.CLIENT_STOP and execution.in_thread:
             return _interrupted(row, metadata_updates)
+        if execution.stop_reason == StopReason.REMOTE_CANCEL:
+            # As River: any error of a job cancelled remotely becomes the cancellation.
+            error = JobCancel(JobCancelledRemotelyError())
+            return _outcome_for_error(
+                row, error, "", started, settings, worker, job, metadata_updates
+            )
         trace = "" if isinstance(exc, JobSnooze | JobCancel) else traceback.format_exc()
         return _outcome_for_error(row, exc, trace, started, settings, worker, job, metadata_updates)
     return JobSetStateIfRunningParams(
