@@ -147,7 +147,9 @@ class AsyncClient(_ClientBase):
         policy = self.config.retry_policy or DefaultRetryPolicy()
         self._next_retry = lambda row: policy.next_retry(row, datetime.now(UTC))
         self._engine: Engine | None = None
-        self._stopping: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Future[None] | None = None  # the stop under way, if any
+        self._stopping_engine: Engine | None = None
+        self._owner_stop: asyncio.Task[None] | None = None
 
     async def _run(self, fn: Any) -> Any:
         return await run_in_tx(self.driver, fn)
@@ -285,8 +287,8 @@ class AsyncClient(_ClientBase):
             owner.add_done_callback(self._owner_done)
 
     def _owner_done(self, task: asyncio.Task[Any]) -> None:
-        if task.cancelled() and self._engine is not None and self._stopping is None:
-            self._stopping = asyncio.ensure_future(self.stop())
+        if task.cancelled() and self._engine is not None:
+            self._owner_stop = asyncio.ensure_future(self.stop())
 
     async def add_queue(self, name: str, max_workers: int = 100) -> None:
         """Start working another queue while running."""
@@ -312,7 +314,17 @@ class AsyncClient(_ClientBase):
         await self._stop(hard=True)
 
     async def _stop(self, *, hard: bool) -> None:
+        """Stop, or wait for the stop under way (a hard stop escalates a soft one). The stop
+        runs to its end even if the caller is cancelled."""
         engine, self._engine = self._engine, None
-        if engine is None:
+        if engine is not None:
+            self._stopping_engine = engine
+            self._stopping = asyncio.ensure_future(
+                engine.stop(hard=hard, soft_timeout=self.config.soft_stop_timeout)
+            )
+        elif self._stopping is None or self._stopping.done():
             return
-        await engine.stop(hard=hard, soft_timeout=self.config.soft_stop_timeout)
+        elif hard and self._stopping_engine is not None:
+            for producer in self._stopping_engine.producers.values():
+                producer.stop_running_jobs()
+        await asyncio.shield(self._stopping)
