@@ -55,16 +55,20 @@ class Execution:
         self.task: asyncio.Task[JobSetStateIfRunningParams | None] | None = None
         self.in_thread = False
         self.done_working = False
+        self.hard_stopped = False  # a hard stop asked it to stop (maybe after another reason)
 
     @property
     def abandoned_on_stop(self) -> bool:
-        """A sync job told to stop by a hard stop: nobody waits for its thread."""
-        return self.in_thread and self.stop_reason == StopReason.CLIENT_STOP
+        """A sync job told to stop by a hard stop: nobody waits for its thread, even when
+        its timeout or a remote cancel told it to stop first."""
+        return self.in_thread and self.hard_stopped
 
     def request_stop(self, reason: str) -> None:
         """Ask the job to stop: async jobs are cancelled, sync jobs see `should_stop()`."""
         if self.stop_reason is None:
             self.stop_reason = reason
+        if reason == StopReason.CLIENT_STOP:
+            self.hard_stopped = True
         if self.job is not None:
             self.job._request_stop()
         if self.task is not None and not self.in_thread and not self.done_working:

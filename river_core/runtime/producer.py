@@ -107,10 +107,7 @@ class Producer:
             waiting = [
                 e.task
                 for e in self.running.values()
-                if e.task is not None
-                and (
-                    include_threads or not (e.in_thread and e.stop_reason == StopReason.CLIENT_STOP)
-                )
+                if e.task is not None and (include_threads or not e.abandoned_on_stop)
             ]
             if not waiting:
                 return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -192,3 +193,38 @@ async def test_cancelling_the_start_task_stops_the_client(driver: Driver) -> Non
         release.set()
         if client.started:
             await client.stop_and_cancel()
+
+
+async def test_hard_stop_does_not_wait_for_a_timed_out_sync_job(
+    driver: Driver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sync job already told to stop by its timeout (and ignoring it) does not hold up a
+    hard stop either."""
+    tracker = Tracker()
+    release = threading.Event()
+
+    def behaviour(job: river.Job[SyncTaskArgs]) -> None:
+        release.wait(WAIT)
+
+    caplog.set_level(logging.WARNING, logger="river")
+    client = make_client(driver, SyncTaskWorker(tracker, behaviour), job_timeout=0.1)
+    job_id = (await client.insert(SyncTaskArgs())).job.id
+    try:
+        async with running(client):
+            start = await tracker.wait_started(job_id)
+            await wait_until(_logged(caplog, str(job_id)), "the timeout warning")
+            assert start.job.should_stop()
+            t0 = time.monotonic()
+            await asyncio.wait_for(client.stop_and_cancel(), WAIT)
+            assert time.monotonic() - t0 < 1.0, "a hard stop does not wait for sync jobs"
+        assert (await client.job_get(job_id)).state is JobState.RUNNING
+    finally:
+        release.set()
+    await tracker.wait_ended(job_id)
+
+
+def _logged(caplog: pytest.LogCaptureFixture, text: str) -> Callable[[], Awaitable[bool | None]]:
+    async def check() -> bool | None:
+        return True if any(text in r.getMessage() for r in caplog.records) else None
+
+    return check
