@@ -175,8 +175,10 @@ async def _bench(
     finally:
         if feeder is not None:
             feeder.cancel()
+            await asyncio.gather(feeder, return_exceptions=True)
         await client.stop()
         reporter.cancel()
+        await asyncio.gather(reporter, return_exceptions=True)
     elapsed = time.monotonic() - started
     return {
         "mode": mode,
