@@ -32,7 +32,16 @@ def notify_queues(ex: Executor, queues: Sequence[str]) -> None:
 
 
 def insert_many(ex: Executor, params: Sequence[JobInsertParams]) -> list[JobInsertResult]:
-    results = ex.job_insert_fast_many(params)
+    """Insert jobs (results in the order of `params`) and NOTIFY the queues of new available ones.
+
+    Unique jobs go in unique-key order, so concurrent batches sharing keys lock them in one order
+    (no deadlock); a unique job repeated within the batch is inserted once, and each repeat is
+    returned as a duplicate of the first (one statement cannot insert a key twice).
+    """
+    if any(p.unique_key for p in params):
+        results = _insert_unique_many(ex, params)
+    else:
+        results = ex.job_insert_fast_many(params)
     notify_queues(
         ex,
         [
@@ -42,6 +51,25 @@ def insert_many(ex: Executor, params: Sequence[JobInsertParams]) -> list[JobInse
         ],
     )
     return results
+
+
+def _insert_unique_many(ex: Executor, params: Sequence[JobInsertParams]) -> list[JobInsertResult]:
+    """`insert_many` of a batch holding unique jobs: key order, repeats folded."""
+    first_of_key: dict[bytes, int] = {}
+    sent: list[int] = []
+    repeats: list[tuple[int, int]] = []
+    for i, p in enumerate(params):
+        first = first_of_key.setdefault(p.unique_key, i) if p.unique_key and p.unique_states else i
+        if first == i:
+            sent.append(i)
+        else:
+            repeats.append((i, first))
+    sent.sort(key=lambda i: params[i].unique_key or b"")
+    inserted = ex.job_insert_fast_many([params[i] for i in sent])
+    results: dict[int, JobInsertResult] = dict(zip(sent, inserted, strict=True))
+    for i, first in repeats:
+        results[i] = JobInsertResult(job=results[first].job, unique_skipped_as_duplicated=True)
+    return [results[i] for i in range(len(params))]
 
 
 def insert_many_fast(ex: Executor, params: Sequence[JobInsertParams]) -> int:

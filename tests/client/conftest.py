@@ -21,7 +21,8 @@ from river_driver_asyncpg import AsyncpgDriver
 from river_driver_psycopg import PsycopgDriver
 
 VARIANTS = ("psycopg-sync", "psycopg-async", "asyncpg")
-POOL_SIZE = 25  # room for the concurrent-insert tests (20 connections at once)
+# The server is shared: few idle connections kept, bursts (20 concurrent inserts) in overflow.
+POOL = {"pool_size": 3, "max_overflow": 25}
 
 
 @pytest.fixture(scope="session")
@@ -41,15 +42,9 @@ def client_schema(sync_engine: sa.Engine) -> Iterator[str]:
 async def client_engines(database_url: str) -> AsyncIterator[dict[str, sa.Engine | AsyncEngine]]:
     url = make_url(database_url)
     engines: dict[str, sa.Engine | AsyncEngine] = {
-        "psycopg-sync": sa.create_engine(
-            url.set(drivername="postgresql+psycopg"), pool_size=POOL_SIZE
-        ),
-        "psycopg-async": create_async_engine(
-            url.set(drivername="postgresql+psycopg"), pool_size=POOL_SIZE
-        ),
-        "asyncpg": create_async_engine(
-            url.set(drivername="postgresql+asyncpg"), pool_size=POOL_SIZE
-        ),
+        "psycopg-sync": sa.create_engine(url.set(drivername="postgresql+psycopg"), **POOL),
+        "psycopg-async": create_async_engine(url.set(drivername="postgresql+psycopg"), **POOL),
+        "asyncpg": create_async_engine(url.set(drivername="postgresql+asyncpg"), **POOL),
     }
     yield engines
     for engine in engines.values():
