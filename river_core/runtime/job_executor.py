@@ -54,6 +54,9 @@ class Execution:
         self.stop_reason: str | None = None
         self.task: asyncio.Task[JobSetStateIfRunningParams | None] | None = None
         self.in_thread = False
+        # Its task has entered `execute`. A task cancelled before its first step never runs
+        # its `finally` (the slot would leak): until then a stop is only recorded.
+        self.started = False
         self.done_working = False
         self.hard_stopped = False  # a hard stop asked it to stop (maybe after another reason)
 
@@ -71,7 +74,7 @@ class Execution:
             self.hard_stopped = True
         if self.job is not None:
             self.job._request_stop()
-        if self.task is not None and not self.in_thread and not self.done_working:
+        if self.task is not None and self.started and not self.in_thread and not self.done_working:
             self.task.cancel()
 
 
@@ -130,6 +133,7 @@ async def execute(
     execution: Execution, settings: ExecutorSettings, threads: ThreadRunner
 ) -> JobSetStateIfRunningParams | None:
     """Run the job; return its outcome, or None when a hard stop abandons a sync job."""
+    execution.started = True
     row = execution.row
     started = datetime.now(UTC)
     worker = settings.workers.get(row.kind)
@@ -141,8 +145,9 @@ async def execute(
         args = decode_args(worker.args_type, row.args)
         job = Job(row=row, args=args, metadata_updates=metadata_updates)
         execution.job = job
-        if execution.stop_reason is not None:
+        if execution.stop_reason is not None:  # stopped before it ran: it does not run
             job._request_stop()
+            raise asyncio.CancelledError
         timeout = worker.timeout_seconds()
         if timeout is None:
             timeout = settings.job_timeout

@@ -160,3 +160,32 @@ async def test_remote_cancel_of_running_sync_job_sets_its_flag(make_driver: Driv
     assert row.finalized_at is not None
     assert row.errors[0].error == "JobCancelError: job cancelled remotely"
     assert len(tracker.starts_of(job_id)) == 1
+
+
+async def test_remote_cancel_before_the_job_task_runs(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancel landing between the fetch and the first step of the job's task (a control
+    notification dispatched in that window) still ends the job `cancelled`, frees its slot,
+    and does not hang the stop."""
+    from river_core.runtime.producer import Producer
+
+    original = Producer._start_job
+
+    def start_then_cancel(self: Producer, row: river.JobRow) -> None:
+        original(self, row)
+        if row.args.get("name") == "doomed":
+            self.cancel_job(row.id)
+
+    monkeypatch.setattr(Producer, "_start_job", start_then_cancel)
+    tracker = Tracker()
+    client = make_client(driver, TaskWorker(tracker), max_workers=1, fetch_poll_interval=0.1)
+    doomed = (await client.insert(TaskArgs("doomed"))).job.id
+    async with running(client):
+        row = await wait_for_job(client, doomed, {JobState.CANCELLED, *RETRY_STATES}, errors=1)
+        assert row.state is JobState.CANCELLED
+        assert row.errors[0].error == "JobCancelError: job cancelled remotely"
+        later = (await client.insert(TaskArgs("later"))).job.id
+        await tracker.wait_started(later)  # the only slot was given back
+        await asyncio.wait_for(client.stop(), WAIT)
+    assert tracker.starts_of(doomed) == []
