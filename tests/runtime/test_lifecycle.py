@@ -228,3 +228,43 @@ def _logged(caplog: pytest.LogCaptureFixture, text: str) -> Callable[[], Awaitab
         return True if any(text in r.getMessage() for r in caplog.records) else None
 
     return check
+
+
+async def test_unmigrated_schema_refuses_to_start(
+    make_driver: DriverFactory, fresh_schema: str
+) -> None:
+    """An empty schema is at version 0: `SchemaVersionError(0, latest)`, nothing started."""
+    client = make_client(make_driver(schema=fresh_schema), TaskWorker(Tracker()))
+    with pytest.raises(river.SchemaVersionError) as caught:
+        await client.start()
+    assert (caught.value.current, caught.value.required) == (0, migrate.LATEST_VERSION)
+    assert not client.started
+    assert river_tasks() == []
+
+
+async def test_restart_and_cancel_the_start_task_each_time(driver: Driver) -> None:
+    """A stopped client starts again and works jobs; cancelling the task of each `start()`
+    stops it each time. Starting a started client is refused."""
+    tracker = Tracker()
+    client = make_client(driver, TaskWorker(tracker))
+    for _ in range(2):
+        up = asyncio.Event()
+
+        async def owner(up: asyncio.Event = up) -> None:
+            await client.start()
+            up.set()
+            await asyncio.Event().wait()
+
+        task = asyncio.create_task(owner())
+        await asyncio.wait_for(up.wait(), WAIT)
+        with pytest.raises(river.RiverError, match="already started"):
+            await client.start()
+        job_id = (await client.insert(TaskArgs())).job.id
+        await tracker.wait_ended(job_id)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await wait_until(_stopping(client), "the client to begin stopping")
+        await asyncio.wait_for(client.stop(), WAIT)
+        assert river_tasks() == []
+        assert (await client.job_get(job_id)).state is JobState.COMPLETED
