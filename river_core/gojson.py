@@ -14,8 +14,9 @@ Two entry points:
 
 With `strict=True` (the insert path) values that PostgreSQL's `jsonb` refuses are rejected:
 NUL characters and lone surrogates. With `strict=False` (hashing) NUL is encoded as `\\u0000` and
-a lone surrogate becomes U+FFFD, as Go's decoder does. NaN and infinities, non-string keys and
-nesting deeper than `MAX_DEPTH` are rejected in both modes.
+a lone surrogate becomes U+FFFD, as Go's decoder does. NaN and infinities, non-string keys, keys
+of one Python mapping that collide once written (str subclasses) and nesting deeper than
+`MAX_DEPTH` are rejected in both modes.
 """
 
 from __future__ import annotations
@@ -94,6 +95,18 @@ _SHORT_ESCAPES = {
     "\u2028": "\\u2028",
     "\u2029": "\\u2029",
 }
+# Every character of _SPECIAL but surrogates, as Go writes it (NUL too: non-strict mode).
+_ESCAPES = str.maketrans(
+    {
+        **{chr(code): f"\\u{code:04x}" for code in range(0x20)},
+        "<": "\\u003c",
+        ">": "\\u003e",
+        "&": "\\u0026",
+        **_SHORT_ESCAPES,
+    }
+)
+_NUL_OR_SURROGATE = re.compile("[\x00\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _UTC = UTC
 
 
@@ -152,19 +165,15 @@ class _Encoder:
         if _SPECIAL.search(value) is None:
             self.parts.append('"' + value + '"')
             return
-        self.parts.append('"' + _SPECIAL.sub(lambda m: self.escape(m.group(), path), value) + '"')
-
-    def escape(self, char: str, path: str) -> str:
-        short = _SHORT_ESCAPES.get(char)
-        if short is not None:
-            return short
-        if "\ud800" <= char <= "\udfff":
+        bad = _NUL_OR_SURROGATE.search(value)
+        if bad is not None:
+            char = bad.group()
+            if self.strict and char == "\x00":
+                self.fail(path, "NUL (\\u0000) is not accepted by PostgreSQL jsonb")
             if self.strict:
                 self.fail(path, f"lone surrogate U+{ord(char):04X} is not valid UTF-8")
-            return "\ufffd"
-        if char == "\x00" and self.strict:
-            self.fail(path, "NUL (\\u0000) is not accepted by PostgreSQL jsonb")
-        return f"\\u{ord(char):04x}"
+            value = _SURROGATE.sub("\ufffd", value)
+        self.parts.append('"' + value.translate(_ESCAPES) + '"')
 
     def value(self, value: Any, path: str, depth: int) -> None:
         parts = self.parts
@@ -188,6 +197,8 @@ class _Encoder:
             self.members(value.pairs, path, depth)
         elif isinstance(value, Mapping):
             self.members(value.items(), path, depth)
+            if type(value) is not dict or any(type(key) is not str for key in value):
+                self.distinct_keys(value, path)
         elif isinstance(value, list | tuple):
             self.array(value, path, depth)
         elif isinstance(value, datetime):
@@ -222,6 +233,15 @@ class _Encoder:
             parts.append(":")
             self.value(item, member_path, depth + 1)
         parts.append("}")
+
+    def distinct_keys(self, mapping: Mapping[str, Any], path: str) -> None:
+        """Refuse a mapping whose keys (str subclasses, enums) collide once written as text."""
+        seen: set[str] = set()
+        for key in mapping:
+            text = key.value if isinstance(key, enum.Enum) else str.__str__(key)
+            if text in seen:
+                self.fail(path, f"two keys are both written as {text!r}")
+            seen.add(text)
 
     def array(self, items: Sequence[Any], path: str, depth: int) -> None:
         if depth >= MAX_DEPTH:

@@ -230,6 +230,39 @@ def test_keys_must_be_strings() -> None:
         encode_args({"ok": {None: 1}})
 
 
+class _IdentityKey(str):
+    """A str key equal only to itself: a dict holds it next to the plain str it spells."""
+
+    __hash__ = object.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+class _Color(enum.StrEnum):
+    RED = "red"
+
+
+def test_keys_colliding_once_written_are_rejected() -> None:
+    with pytest.raises(InvalidJSONError, match="both written as 'a'"):
+        encode_args({_IdentityKey("a"): 1, "a": 2})
+    with pytest.raises(InvalidJSONError, match="both written as 'b'"):
+        encode_args({"x": [{"b": 1, _IdentityKey("b"): 2}]})
+    # Distinct subclass and enum keys are fine; duplicates parsed from text are kept.
+    assert encode_args({_IdentityKey("a"): 1, _Color.RED: 2, "c": 3}) == b'{"a":1,"red":2,"c":3}'
+    assert reencode_json_text('{"a":1,"a":2}') == b'{"a":1,"a":2}'
+
+
+@given(st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00")))
+def test_string_escapes_match_a_reference(text: str) -> None:
+    """Go's escaping = Python's json.dumps (raw UTF-8) plus its HTML and U+2028/9 escapes."""
+    reference = json.dumps(text, ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        reference = reference.replace(char, escaped)
+    reference = reference.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    assert encode_value(text) == reference.encode()
+
+
 def test_top_level_must_be_mapping() -> None:
     with pytest.raises(InvalidJSONError, match="JSON object"):
         encode_args([1, 2])  # type: ignore[arg-type]
