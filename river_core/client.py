@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -19,13 +19,19 @@ from river_core.retry_policy import DefaultRetryPolicy
 from river_core.runtime.db import run_in_tx
 from river_core.runtime.engine import Engine
 from river_core.schema_version import LATEST_VERSION
-from river_core.validation import validate_queue
+from river_core.validation import validate_metadata, validate_queue
 
 T = TypeVar("T")
 log = logging.getLogger("river.client")
 
 InsertResult = JobInsertResult
 ManyArgs = Sequence[Any | InsertManyParams]
+Metadata = Mapping[str, Any] | str | bytes
+
+
+def _queue_metadata(metadata: Metadata | None) -> bytes | None:
+    """Queue metadata as Go-encoded JSON object bytes, validated before anything is sent."""
+    return None if metadata is None else validate_metadata(metadata)
 
 
 class _ClientBase:
@@ -134,8 +140,10 @@ class Client(_ClientBase):
     def queue_resume(self, name: str) -> None:
         self._run(lambda ex: admin.queue_resume(ex, name))
 
-    def queue_update(self, name: str, metadata: bytes | None = None) -> Queue:
-        queue: Queue = self._run(lambda ex: admin.queue_update(ex, name, metadata))
+    def queue_update(self, name: str, metadata: Metadata | None = None) -> Queue:
+        """Replace a queue's metadata (a JSON object); None changes nothing."""
+        encoded = _queue_metadata(metadata)
+        queue: Queue = self._run(lambda ex: admin.queue_update(ex, name, encoded))
         return queue
 
 
@@ -245,8 +253,10 @@ class AsyncClient(_ClientBase):
         await self._run(lambda ex: admin.queue_resume(ex, name))
         self._follow_pause(name, paused=False)
 
-    async def queue_update(self, name: str, metadata: bytes | None = None) -> Queue:
-        queue: Queue = await self._run(lambda ex: admin.queue_update(ex, name, metadata))
+    async def queue_update(self, name: str, metadata: Metadata | None = None) -> Queue:
+        """Replace a queue's metadata (a JSON object); None changes nothing."""
+        encoded = _queue_metadata(metadata)
+        queue: Queue = await self._run(lambda ex: admin.queue_update(ex, name, encoded))
         return queue
 
     def _follow_pause(self, name: str, *, paused: bool) -> None:
