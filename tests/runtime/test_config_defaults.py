@@ -34,16 +34,19 @@ def test_client_id_is_host_name_and_start_time() -> None:
 
 @pytest.mark.parametrize("max_workers", [0, -1, 10_001, True])
 def test_max_workers_outside_one_to_ten_thousand_is_refused(max_workers: int) -> None:
+    """River's bounds: 1..10,000 workers per queue (a bool is not a count)."""
     with pytest.raises(river.ValidationError, match="max_workers"):
         river.QueueConfig(max_workers=max_workers)
 
 
 @pytest.mark.parametrize("max_workers", [1, 10_000])
 def test_max_workers_bounds_are_accepted(max_workers: int) -> None:
+    """Both ends of 1..10,000 are valid."""
     assert river.QueueConfig(max_workers=max_workers).max_workers == max_workers
 
 
 def test_bad_intervals_and_queue_names_are_refused() -> None:
+    """Typed errors name the field: poll below cooldown, zero intervals, no attempts."""
     with pytest.raises(river.ValidationError, match="fetch_poll_interval"):
         river.Config(fetch_cooldown=1.0, fetch_poll_interval=0.5)
     with pytest.raises(river.ValidationError, match="scheduler_interval"):

@@ -25,6 +25,7 @@ from river_core.job import JobState
 
 
 def _in(queue: str) -> river.InsertOpts:
+    """Insert options for `queue`."""
     return river.InsertOpts(queue=queue)
 
 

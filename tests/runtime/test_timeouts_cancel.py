@@ -30,6 +30,7 @@ RETRY_STATES = {JobState.AVAILABLE, JobState.RETRYABLE}
 
 
 async def _forever(job: river.Job[TaskArgs]) -> None:
+    """A job that runs until it is cancelled."""
     await asyncio.sleep(60)
 
 
