@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 from runtime_helpers import (
+    WAIT,
+    SyncTaskArgs,
+    SyncTaskWorker,
     TaskArgs,
     TaskWorker,
     Tracker,
@@ -281,3 +285,31 @@ async def test_lone_job_starts_at_once(driver: Driver) -> None:
         job_id = (await client.insert(TaskArgs())).job.id
         start = await tracker.wait_started(job_id, timeout=2)
     assert start.monotonic - t0 < 1.0
+
+
+async def test_sync_worker_runs_in_a_thread_without_blocking_the_loop(driver: Driver) -> None:
+    """A plain `def work` runs off the event loop: while it blocks, async jobs still run;
+    when it returns, its job completes."""
+    tracker = Tracker()
+    release = threading.Event()
+    threads: list[int] = []
+
+    def blocking(job: river.Job[SyncTaskArgs]) -> None:
+        threads.append(threading.get_ident())
+        if not release.wait(WAIT):
+            raise RuntimeError("never released")
+
+    client = make_client(driver, TaskWorker(tracker), SyncTaskWorker(tracker, blocking))
+    try:
+        async with running(client):
+            sync_id = (await client.insert(SyncTaskArgs())).job.id
+            await tracker.wait_started(sync_id)
+            async_id = (await client.insert(TaskArgs())).job.id
+            await wait_for_job(client, async_id, {JobState.COMPLETED})
+            assert tracker.ends_of(sync_id) == []
+            release.set()
+            row = await wait_for_job(client, sync_id, {JobState.COMPLETED})
+    finally:
+        release.set()
+    assert threads and threads[0] != threading.get_ident()
+    assert row.attempt == 1 and row.errors == []
