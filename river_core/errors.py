@@ -85,3 +85,7 @@ class SerializationFailureError(DatabaseError):
 
 class QueryCanceledError(DatabaseError):
     """The statement was cancelled (statement timeout or cancel request)."""
+
+
+class InsufficientPrivilegeError(DatabaseError):
+    """The database role may not do this (SQLSTATE 42501: not the owner, no grant)."""

@@ -106,9 +106,10 @@ class Executor(abc.ABC):
     def job_get_stuck(self, params: JobGetStuckParams) -> list[JobRow]: ...
 
     @abc.abstractmethod
-    def job_rescue_many(
-        self, params: Sequence[JobRescueParams], now: datetime | None = None
-    ) -> None: ...
+    def job_rescue_many(self, params: Sequence[JobRescueParams], stuck_horizon: datetime) -> int:
+        """Rescue stuck jobs; a row changes only if it is still `running` and was attempted
+        before `stuck_horizon` (a job that finished since it was read keeps its state).
+        Returns how many rows changed."""
 
     @abc.abstractmethod
     def job_schedule(self, params: JobScheduleParams) -> list[JobScheduleResult]: ...
@@ -167,6 +168,24 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def queue_delete_expired(self, updated_at_horizon: datetime, max: int) -> list[str]: ...
+
+    # -- indexes (the reindexer) -------------------------------------------------------------
+    @abc.abstractmethod
+    def indexes_exist(self, names: Sequence[str]) -> dict[str, bool]:
+        """Whether each named index exists in the schema."""
+
+    @abc.abstractmethod
+    def index_reindex_artifacts(self, name: str) -> list[str]:
+        """Invalid `<name>_ccnew[N]`/`<name>_ccold[N]` indexes an interrupted
+        `REINDEX CONCURRENTLY` left behind."""
+
+    @abc.abstractmethod
+    def index_drop_if_exists(self, name: str) -> None:
+        """`DROP INDEX CONCURRENTLY IF EXISTS`: needs an autocommit connection."""
+
+    @abc.abstractmethod
+    def index_reindex(self, name: str) -> None:
+        """`REINDEX INDEX CONCURRENTLY`: needs an autocommit connection."""
 
     # -- misc ------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -243,6 +262,11 @@ class Driver(abc.ABC):
     @abc.abstractmethod
     def async_transaction(self) -> AbstractAsyncContextManager[AsyncExecutor]:
         """A new async connection and transaction, committed on success."""
+
+    @abc.abstractmethod
+    def async_autocommit(self) -> AbstractAsyncContextManager[AsyncExecutor]:
+        """A new async connection in autocommit mode, for statements that cannot run in a
+        transaction block (`REINDEX CONCURRENTLY`)."""
 
     @abc.abstractmethod
     def listener(self) -> Listener: ...

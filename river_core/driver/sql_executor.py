@@ -10,6 +10,7 @@ and as a bound value in NOTIFY channels. Values are always bound.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +51,9 @@ from river_core.driver.tables import (
     RIVER_TABLES,
     TIMESTAMPTZ,
     pg_attribute,
+    pg_class,
+    pg_index,
+    pg_namespace,
     river_job,
     river_leader,
     river_migration,
@@ -82,6 +86,35 @@ def _compile_truncate(element: _Truncate, compiler: SQLCompiler, **kw: Any) -> s
     return "TRUNCATE TABLE " + ", ".join(
         compiler.preparer.format_table(table) for table in element.tables
     )
+
+
+_INDEX_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}", re.ASCII)
+
+
+class _IndexDdl(sa.sql.expression.Executable, ClauseElement):
+    """`REINDEX INDEX CONCURRENTLY` / `DROP INDEX CONCURRENTLY IF EXISTS` of one index.
+
+    DDL on an index named at run time: Core has no construct for it and identifiers cannot be
+    bound, so the names are validated (lowercase identifiers) and quoted by the preparer.
+    """
+
+    inherit_cache = False
+
+    def __init__(self, command: str, schema: str | None, name: str) -> None:
+        if not _INDEX_NAME.fullmatch(name):
+            raise ValidationError("index", f"not a lowercase identifier: {name!r}")
+        self.command = command
+        self.schema = schema
+        self.name = name
+
+
+@compiles(_IndexDdl)
+def _compile_index_ddl(element: _IndexDdl, compiler: SQLCompiler, **kw: Any) -> str:
+    preparer = compiler.preparer
+    name = preparer.quote_identifier(element.name)
+    if element.schema is not None:
+        name = preparer.quote_identifier(element.schema) + "." + name
+    return f"{element.command} {name}"
 
 
 # -- value helpers -------------------------------------------------------------------------
@@ -745,11 +778,9 @@ class SqlExecutor(Executor):
         doomed = sa.select(_j.id).where(*where).order_by(_j.id).limit(params.max)
         return self._execute(sa.delete(river_job).where(_j.id.in_(doomed))).rowcount
 
-    def job_rescue_many(
-        self, params: Sequence[JobRescueParams], now: datetime | None = None
-    ) -> None:
+    def job_rescue_many(self, params: Sequence[JobRescueParams], stuck_horizon: datetime) -> int:
         if not params:
-            return
+            return 0
         rescued = sa.select(
             _unnest([p.id for p in params], sa.BigInteger).label("id"),
             _unnest_jsonb([p.error.decode() for p in params]).label("error"),
@@ -777,9 +808,15 @@ class SqlExecutor(Executor):
                 ),
                 state=r.state,
             )
-            .where(_j.id == r.id)
+            .where(
+                _j.id == r.id,
+                # Re-checked at write time: a job that finished (or ran again) since the
+                # rescuer read it keeps its state.
+                _j.state == _state(JobState.RUNNING),
+                _j.attempted_at < _bind(stuck_horizon, TIMESTAMPTZ),
+            )
         )
-        self._execute(stmt)
+        return self._execute(stmt).rowcount
 
     def job_schedule(self, params: JobScheduleParams) -> list[JobScheduleResult]:
         now = _now_or(params.now)
@@ -1006,6 +1043,47 @@ class SqlExecutor(Executor):
         )
         stmt = sa.delete(river_queue).where(c.name.in_(expired)).returning(c.name)
         return sorted(self._execute(stmt).scalars())
+
+    # -- indexes ---------------------------------------------------------------------------
+    def _index_schema(self) -> ColumnElement[bool]:
+        schema = sa.func.current_schema() if self.schema is None else _text(self.schema)
+        return pg_namespace.c.nspname == schema
+
+    def indexes_exist(self, names: Sequence[str]) -> dict[str, bool]:
+        stmt = (
+            sa.select(pg_class.c.relname)
+            .join(pg_namespace, pg_namespace.c.oid == pg_class.c.relnamespace)
+            .where(
+                self._index_schema(),
+                pg_class.c.relkind == _text("i"),
+                pg_class.c.relname == sa.any_(_bind(list(names), _TEXT_ARRAY)),
+            )
+        )
+        found = set(self._execute(stmt).scalars())
+        return {name: name in found for name in names}
+
+    def index_reindex_artifacts(self, name: str) -> list[str]:
+        suffix = sa.func.substr(pg_class.c.relname, len(name) + 1)
+        stmt = (
+            sa.select(pg_class.c.relname)
+            .join(pg_namespace, pg_namespace.c.oid == pg_class.c.relnamespace)
+            .join(pg_index, pg_index.c.indexrelid == pg_class.c.oid)
+            .where(
+                self._index_schema(),
+                pg_class.c.relkind == _text("i"),
+                sa.func.left(pg_class.c.relname, len(name)) == _text(name),
+                suffix.regexp_match(_text("^_cc(new|old)[0-9]*$")),
+                sa.not_(pg_index.c.indisvalid),
+            )
+            .order_by(pg_class.c.relname)
+        )
+        return list(self._execute(stmt).scalars())
+
+    def index_drop_if_exists(self, name: str) -> None:
+        self._execute(_IndexDdl("DROP INDEX CONCURRENTLY IF EXISTS", self.schema, name))
+
+    def index_reindex(self, name: str) -> None:
+        self._execute(_IndexDdl("REINDEX INDEX CONCURRENTLY", self.schema, name))
 
     # -- misc ------------------------------------------------------------------------------
     def notify_many(self, topic: str, payloads: Sequence[str]) -> None:

@@ -21,6 +21,7 @@ from river_core.driver.interface import AsyncExecutor, Driver, Executor
 from river_core.driver.sql_executor import SqlExecutor
 from river_core.errors import (
     ConnectionLostError,
+    InsufficientPrivilegeError,
     QueryCanceledError,
     SerializationFailureError,
     UniqueViolationError,
@@ -104,6 +105,14 @@ class SqlAlchemyDriver(Driver):
         async with self.engine.begin() as conn:
             yield SqlAsyncExecutor(conn, self.schema, self.executor_class)
 
+    @asynccontextmanager
+    async def async_autocommit(self) -> AsyncIterator[SqlAsyncExecutor]:
+        if not isinstance(self.engine, AsyncEngine):
+            raise TypeError("this driver has a sync Engine: no async autocommit connection")
+        async with self.engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield SqlAsyncExecutor(autocommit, self.schema, self.executor_class)
+
     def map_error(self, exc: BaseException) -> BaseException:
         """Translate SQLAlchemy's DBAPI errors by SQLSTATE; anything else is returned as is."""
         if not isinstance(exc, sqlalchemy.exc.DBAPIError):
@@ -119,6 +128,8 @@ class SqlAlchemyDriver(Driver):
             mapped = SerializationFailureError(message)
         elif sqlstate == "57014":
             mapped = QueryCanceledError(message)
+        elif sqlstate == "42501":
+            mapped = InsufficientPrivilegeError(message)
         elif (sqlstate or "").startswith("08") or sqlstate in _SESSION_ENDING_SQLSTATES:
             mapped = ConnectionLostError(message)
         elif sqlstate is None and isinstance(

@@ -94,6 +94,31 @@ pg_attribute = sa.Table(
     schema="pg_catalog",
 )
 
+# The catalog columns the reindexer reads.
+pg_class = sa.Table(
+    "pg_class",
+    sa.MetaData(),
+    sa.Column("oid", pg.OID),
+    sa.Column("relname", sa.Text),
+    sa.Column("relnamespace", pg.OID),
+    sa.Column("relkind", sa.Text),
+    schema="pg_catalog",
+)
+pg_namespace = sa.Table(
+    "pg_namespace",
+    sa.MetaData(),
+    sa.Column("oid", pg.OID),
+    sa.Column("nspname", sa.Text),
+    schema="pg_catalog",
+)
+pg_index = sa.Table(
+    "pg_index",
+    sa.MetaData(),
+    sa.Column("indexrelid", pg.OID),
+    sa.Column("indisvalid", sa.Boolean),
+    schema="pg_catalog",
+)
+
 # Tables `table_truncate` accepts, by name.
 RIVER_TABLES: dict[str, sa.Table] = {
     table.name: table

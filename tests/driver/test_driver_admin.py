@@ -283,8 +283,9 @@ def test_rescue_many_retries_or_discards_and_counts_rescues(handle: DriverHandle
         ),
         JobRescueParams(id=odd.id, error=error, state=JobState.AVAILABLE, scheduled_at=NOW),
     ]
-    handle.run(lambda ex: ex.job_rescue_many([]))
-    handle.run(lambda ex: ex.job_rescue_many(params))
+    horizon = PAST + timedelta(seconds=1)
+    assert handle.run(lambda ex: ex.job_rescue_many([], horizon)) == 0
+    assert handle.run(lambda ex: ex.job_rescue_many(params, horizon)) == 3
     rows = {j.id: j for j in handle.run(lambda ex: ex.job_list(JobListParams()))}
 
     assert rows[retried.id].state is JobState.RETRYABLE
