@@ -84,8 +84,13 @@ class ThreadRunner:
     def __init__(self, max_threads: int) -> None:
         self._slots = asyncio.Semaphore(max_threads)
 
-    async def run(self, fn: Callable[[], object]) -> object:
+    async def run(
+        self, fn: Callable[[], object], on_start: Callable[[], None] | None = None
+    ) -> object:
+        """Run `fn` in a thread once one is free; `on_start` is called as it gets one."""
         async with self._slots:
+            if on_start is not None:
+                on_start()
             loop = asyncio.get_running_loop()
             future: asyncio.Future[object] = loop.create_future()
 
@@ -214,7 +219,12 @@ async def _run_worker(
             raise asyncio.CancelledError from None
         return
     execution.in_thread = True
-    run = asyncio.ensure_future(threads.run(lambda: worker.work(job)))
+    began: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+    run = asyncio.ensure_future(
+        threads.run(lambda: worker.work(job), on_start=lambda: began.set_result(None))
+    )
+    # The timeout counts from the thread's start, not while the job waits for a free thread.
+    await asyncio.wait({began, run}, return_when=asyncio.FIRST_COMPLETED)
     done, _ = await asyncio.wait({run}, timeout=timeout)
     if not done:
         execution.request_stop(StopReason.TIMEOUT)

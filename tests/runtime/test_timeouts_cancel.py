@@ -190,3 +190,29 @@ async def test_remote_cancel_before_the_job_task_runs(
         await tracker.wait_started(later)  # the only slot was given back
         await asyncio.wait_for(client.stop(), WAIT)
     assert tracker.starts_of(doomed) == []
+
+
+async def test_sync_timeout_counts_from_when_the_thread_starts(
+    driver: Driver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With one worker thread, a sync job waiting for the thread is not timing out: two
+    0.25 s jobs under a 0.4 s timeout both complete, neither told to stop."""
+    tracker = Tracker()
+    told: list[int] = []
+
+    def behaviour(job: river.Job[SyncTaskArgs]) -> None:
+        time.sleep(0.25)
+        if job.should_stop():
+            told.append(job.id)
+
+    caplog.set_level(logging.WARNING, logger="river")
+    client = make_client(
+        driver, SyncTaskWorker(tracker, behaviour), job_timeout=0.4, sync_worker_threads=1
+    )
+    ids = [r.job.id for r in await client.insert_many([SyncTaskArgs("a"), SyncTaskArgs("b")])]
+    async with running(client):
+        for job_id in ids:
+            assert await tracker.wait_ended(job_id) == "returned"
+            await wait_for_job(client, job_id, {JobState.COMPLETED})
+    assert told == []
+    assert not [r for r in caplog.records if "timeout" in r.getMessage()]
