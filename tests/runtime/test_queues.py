@@ -131,3 +131,19 @@ async def test_poll_only_mode(driver: Driver, sync_engine: sa.Engine, schema: st
             start = await tracker.wait_started(job_id, timeout=2)
             assert start.monotonic - t0 <= poll + 0.5, "picked up by the next poll"
         assert listener_pids(sync_engine, schema) == []
+
+
+async def test_a_queue_paused_before_start_stays_paused(make_driver: DriverFactory) -> None:
+    """A client starting on a paused queue does not fetch it until it is resumed."""
+    tracker = Tracker()
+    a = make_client(make_driver(), TaskWorker(tracker), fetch_poll_interval=0.1)
+    b = river.AsyncClient(make_driver())
+    async with running(a):  # creates the queue's row
+        pass
+    await b.queue_pause("default")
+    held = (await b.insert(TaskArgs())).job.id
+    async with running(a):
+        await asyncio.sleep(0.3)  # three poll intervals
+        assert tracker.starts_of(held) == []
+        await b.queue_resume("default")
+        await tracker.wait_started(held, timeout=2)
