@@ -59,20 +59,12 @@ def variant(request: pytest.FixtureRequest) -> str:
 async def make_driver(variant: str, database_url: str, schema: str) -> AsyncIterator[DriverFactory]:
     """Build drivers of this variant (own engine each, disposed after the test).
 
-    `make_driver(schema=..., application_name=..., **engine_kwargs)`: defaults to the test's
-    schema and a small pool (the database is shared by concurrent test runs).
+    `make_driver(schema=..., **engine_kwargs)`: defaults to the test's schema and a small pool
+    (the database is shared by concurrent test runs).
     """
     engines: list[AsyncEngine] = []
 
-    def make(
-        *, schema: str = schema, application_name: str | None = None, **engine_kwargs: Any
-    ) -> Driver:
-        if application_name is not None:  # to find the engine's backends in pg_stat_activity
-            engine_kwargs["connect_args"] = (
-                {"server_settings": {"application_name": application_name}}
-                if variant == "asyncpg"
-                else {"application_name": application_name}
-            )
+    def make(*, schema: str = schema, **engine_kwargs: Any) -> Driver:
         engine_kwargs.setdefault("pool_size", 5)
         engine_kwargs.setdefault("max_overflow", 5)
         engine = create_async_engine(_with_driver(database_url, variant), **engine_kwargs)
