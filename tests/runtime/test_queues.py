@@ -147,3 +147,29 @@ async def test_a_queue_paused_before_start_stays_paused(make_driver: DriverFacto
         assert tracker.starts_of(held) == []
         await b.queue_resume("default")
         await tracker.wait_started(held, timeout=2)
+
+
+async def test_pause_all_queues_from_another_client(make_driver: DriverFactory) -> None:
+    """`queue_pause("*")` from client B pauses every queue client A works; `"*"` resumes."""
+    tracker = Tracker()
+    a = make_client(
+        make_driver(),
+        TaskWorker(tracker),
+        queues=("default", "other", "sentinel"),
+        fetch_poll_interval=60,
+    )
+    b = river.AsyncClient(make_driver())
+    async with running(a):
+        warmup = (await b.insert(TaskArgs())).job.id
+        await tracker.wait_started(warmup)
+        await b.queue_pause("*")
+        await b.queue_resume("sentinel")
+        sentinel = (await b.insert(TaskArgs(), _in("sentinel"))).job.id
+        await tracker.wait_started(sentinel)  # A has seen the pause and the resume
+
+        held = [(await b.insert(TaskArgs(), _in(q))).job.id for q in ("default", "other")]
+        await asyncio.sleep(0.5)
+        assert [tracker.starts_of(i) for i in held] == [[], []]
+        await b.queue_resume("*")
+        for job_id in held:
+            await tracker.wait_started(job_id, timeout=2)
