@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-BENCH_DIR = Path(os.environ.get("RIVER_PEER_BENCH_DIR", Path(__file__).parents[2] / "shared" / "bench"))
+DEFAULT_BENCH_DIR = Path(__file__).resolve().parents[2] / "shared" / "bench"
+BENCH_DIR = Path(os.environ.get("RIVER_PEER_BENCH_DIR", DEFAULT_BENCH_DIR))
 sys.path.insert(0, str(BENCH_DIR))
 import common  # noqa: E402
 
@@ -195,9 +196,7 @@ async def cmd_process(args: argparse.Namespace) -> None:
     await client.stop()  # a soft stop writes every outcome: part of the timed phase
     res = meter.stop()
     await engine.dispose()
-    done = count_jobs(
-        "WHERE state = 'completed' AND attempt = 1 AND cardinality(attempted_by) = 1"
-    )
+    done = count_jobs("WHERE state = 'completed' AND attempt = 1 AND cardinality(attempted_by) = 1")
     assert done == args.n, f"{done} of {args.n} jobs completed once with attempt 1"
     common.emit(
         base_record(args, "process")
@@ -225,8 +224,15 @@ async def cmd_latency(args: argparse.Namespace) -> None:
     await client.start()
     await asyncio.sleep(2.0)  # worker up, idle on LISTEN
     producer = await asyncio.create_subprocess_exec(
-        sys.executable, os.path.abspath(__file__), "produce", "--driver", args.driver,
-        "--n", str(args.n), "--rate", str(args.rate),
+        sys.executable,
+        os.path.abspath(__file__),
+        "produce",
+        "--driver",
+        args.driver,
+        "--n",
+        str(args.n),
+        "--rate",
+        str(args.rate),
     )
     try:
         await asyncio.wait_for(probe.done.wait(), timeout=args.n / args.rate + 60)

@@ -65,6 +65,19 @@ from river_core.identifiers import validate_schema
 from river_core.job import FINAL_STATES, AttemptError, JobRow, JobState
 
 _TEXT_ARRAY = pg.ARRAY(sa.Text)
+
+
+class _RawTextArray(sa.types.UserDefinedType[list[str]]):
+    """A `text[]` read as the DBAPI returns it (a list of str): SQLAlchemy's ARRAY result
+    processing walks every element in Python, a measurable cost on the fetch path."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "TEXT[]"
+
+
+_RAW_ARRAY = _RawTextArray()
 _FINAL = sorted(state.value for state in FINAL_STATES)
 _MIGRATION_LINE_MAIN = "main"
 _ALL_QUEUES = "*"
@@ -173,9 +186,9 @@ def _job_columns(c: Any) -> list[ColumnElement[Any]]:
         sa.cast(c.args, sa.Text).label("args"),
         c.attempt,
         c.attempted_at,
-        c.attempted_by,
+        sa.type_coerce(c.attempted_by, _RAW_ARRAY).label("attempted_by"),
         c.created_at,
-        sa.cast(c.errors, _TEXT_ARRAY).label("errors"),
+        sa.type_coerce(sa.cast(c.errors, _TEXT_ARRAY), _RAW_ARRAY).label("errors"),
         c.finalized_at,
         c.kind,
         c.max_attempts,
@@ -184,7 +197,7 @@ def _job_columns(c: Any) -> list[ColumnElement[Any]]:
         c.queue,
         c.state,
         c.scheduled_at,
-        c.tags,
+        sa.type_coerce(c.tags, _RAW_ARRAY).label("tags"),
         c.unique_key,
         sa.cast(c.unique_states, sa.Integer).label("unique_states"),
     ]
