@@ -8,14 +8,15 @@ import json
 import logging
 import threading
 import traceback
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from river_core.driver import JobSetStateIfRunningParams, JobSetStateReason
 from river_core.errors import UnknownJobKindError
 from river_core.job import JobRow, JobState
+from river_core.runtime.deadlines import Deadlines
 from river_core.snooze import next_snooze_count
 from river_core.worker import (
     Job,
@@ -43,6 +44,21 @@ class ExecutorSettings:
     job_timeout: float
     scheduler_interval: float
     next_retry: Callable[[JobRow], datetime]
+    deadlines: Deadlines = field(default_factory=lambda: Deadlines(expire))
+
+
+def expire(item: object) -> None:
+    """A job's timeout passed: stop it (async jobs are cancelled, sync jobs are told)."""
+    assert isinstance(item, Execution)
+    if item.done_working or item.stop_reason is not None:
+        return
+    item.request_stop(StopReason.TIMEOUT)
+    if item.in_thread and item.job is not None:
+        log.warning(
+            "sync job %d (%s) exceeded its timeout; told to stop, waiting for it to return",
+            item.job.id,
+            item.job.kind,
+        )
 
 
 class Execution:
@@ -156,7 +172,9 @@ async def execute(
         timeout = worker.timeout_seconds()
         if timeout is None:
             timeout = settings.job_timeout
-        await _run_worker(execution, worker, job, timeout if timeout > 0 else None, threads)
+        await _run_worker(
+            execution, worker, job, timeout if timeout > 0 else None, threads, settings.deadlines
+        )
     except asyncio.CancelledError:
         reason = execution.stop_reason
         if reason is None:
@@ -200,41 +218,33 @@ async def _run_worker(
     job: Job[Any],
     timeout: float | None,
     threads: ThreadRunner,
+    deadlines: Deadlines,
 ) -> None:
-    if inspect.iscoroutinefunction(worker.work):
-        coro = worker.work(job)
-        assert isinstance(coro, Awaitable)
-        if timeout is None:
-            await coro
-            return
-        deadline = asyncio.timeout(timeout)
-        try:
-            async with deadline:
-                await coro
-        except TimeoutError:
-            if not deadline.expired():
-                raise
-            if execution.stop_reason is None:
-                execution.stop_reason = StopReason.TIMEOUT
-            raise asyncio.CancelledError from None
+    if _is_async(worker):
+        if timeout is not None:
+            deadlines.add(execution, timeout)
+        await worker.work(job)  # type: ignore[misc]
         return
     execution.in_thread = True
-    began: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-    run = asyncio.ensure_future(
-        threads.run(lambda: worker.work(job), on_start=lambda: began.set_result(None))
-    )
-    # The timeout counts from the thread's start, not while the job waits for a free thread.
-    await asyncio.wait({began, run}, return_when=asyncio.FIRST_COMPLETED)
-    done, _ = await asyncio.wait({run}, timeout=timeout)
-    if not done:
-        execution.request_stop(StopReason.TIMEOUT)
-        log.warning(
-            "sync job %d (%s) exceeded its %gs timeout; told to stop, waiting for it to return",
-            job.id,
-            job.kind,
-            timeout,
-        )
-    await run
+
+    def began() -> None:
+        # The timeout counts from the thread's start, not while the job waits for a thread.
+        if timeout is not None:
+            deadlines.add(execution, timeout)
+
+    await threads.run(lambda: worker.work(job), on_start=began)
+
+
+_ASYNC_WORKERS: dict[type[Any], bool] = {}
+
+
+def _is_async(worker: Worker[Any]) -> bool:
+    """Whether `work` is a coroutine function (cached per worker class)."""
+    cls = type(worker)
+    known = _ASYNC_WORKERS.get(cls)
+    if known is None:
+        known = _ASYNC_WORKERS[cls] = inspect.iscoroutinefunction(worker.work)
+    return known
 
 
 def _interrupted(row: JobRow, metadata_updates: dict[str, Any]) -> JobSetStateIfRunningParams:
