@@ -12,6 +12,18 @@ from river_core.errors import ValidationError
 from river_core.worker import Workers
 
 MAX_WORKERS_LIMIT = 10_000
+HOUR = 3600.0
+DAY = 24 * HOUR
+# River's default reindexer list (`ReindexerIndexNamesDefault`).
+REINDEXER_INDEX_NAMES = (
+    "river_job_args_index",
+    "river_job_kind",
+    "river_job_metadata_index",
+    "river_job_pkey",
+    "river_job_prioritized_fetching_index",
+    "river_job_state_and_finalized_at_index",
+    "river_job_unique_idx",
+)
 _CLIENT_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]", re.ASCII)
 
 
@@ -51,8 +63,24 @@ class Config:
     fetch_poll_interval: float = 1.0
     job_timeout: float = 60.0  # 0 or less: no timeout
     max_attempts: int = 25
-    rescue_stuck_jobs_after: float = 3600.0
+    rescue_stuck_jobs_after: float = HOUR  # never below job_timeout; a kind's own timeout wins
     scheduler_interval: float = 5.0
+    # Leadership: a lease of `leader_elect_interval + leader_ttl_padding` (15 s), renewed
+    # every `leader_elect_interval`; followers try to elect on that interval (plus jitter).
+    leader_elect_interval: float = 5.0
+    leader_ttl_padding: float = 10.0
+    # Leader-only maintenance. Retentions: None keeps that state forever.
+    completed_job_retention: float | None = DAY
+    cancelled_job_retention: float | None = DAY
+    discarded_job_retention: float | None = 7 * DAY
+    job_cleaner_interval: float = 30.0
+    rescuer_interval: float = 30.0
+    queue_retention: float = DAY  # queues no client has reported for this long are removed
+    queue_cleaner_interval: float = HOUR
+    reindexer_enabled: bool = True
+    reindexer_schedule: Any = None  # a `Schedule`; None: daily at midnight UTC
+    reindexer_index_names: tuple[str, ...] = REINDEXER_INDEX_NAMES
+    reindexer_timeout: float = 60.0
     poll_only: bool = False
     soft_stop_timeout: float | None = None  # None: a soft stop waits for running jobs forever
     completer_flush_interval: float = 0.05
@@ -71,9 +99,26 @@ class Config:
             ("fetch_poll_interval", self.fetch_poll_interval),
             ("scheduler_interval", self.scheduler_interval),
             ("completer_flush_interval", self.completer_flush_interval),
+            ("rescue_stuck_jobs_after", self.rescue_stuck_jobs_after),
+            ("leader_elect_interval", self.leader_elect_interval),
+            ("leader_ttl_padding", self.leader_ttl_padding),
+            ("job_cleaner_interval", self.job_cleaner_interval),
+            ("rescuer_interval", self.rescuer_interval),
+            ("queue_retention", self.queue_retention),
+            ("queue_cleaner_interval", self.queue_cleaner_interval),
+            ("reindexer_timeout", self.reindexer_timeout),
         ):
             if not value > 0:
                 raise ValidationError(name, f"must be > 0, got {value!r}")
+        for name, retention in (
+            ("completed_job_retention", self.completed_job_retention),
+            ("cancelled_job_retention", self.cancelled_job_retention),
+            ("discarded_job_retention", self.discarded_job_retention),
+        ):
+            if retention is not None and not retention > 0:
+                raise ValidationError(name, f"must be > 0 or None, got {retention!r}")
+        if self.job_timeout > 0 and self.rescue_stuck_jobs_after < self.job_timeout:
+            raise ValidationError("rescue_stuck_jobs_after", "must be >= job_timeout")
         if self.fetch_poll_interval < self.fetch_cooldown:
             raise ValidationError("fetch_poll_interval", "must be >= fetch_cooldown")
         if not isinstance(self.max_attempts, int) or self.max_attempts < 1:

@@ -1,4 +1,5 @@
-"""The running part of an AsyncClient: producers, notifier, completer, scheduler, queue keeper."""
+"""The running part of an AsyncClient: producers, notifier, completer, queue keeper, and the
+elector with the maintenance services it runs while this client leads."""
 
 from __future__ import annotations
 
@@ -12,22 +13,32 @@ from river_core.config import Config
 from river_core.driver import (
     TOPIC_CONTROL,
     TOPIC_INSERT,
+    TOPIC_LEADERSHIP,
     Driver,
     JobSetStateIfRunningParams,
     QueueCreateOrSetUpdatedAtParams,
 )
 from river_core.job import JobRow
+from river_core.maintenance import (
+    JobCleaner,
+    Maintainer,
+    MaintenanceService,
+    QueueCleaner,
+    Reindexer,
+    Rescuer,
+    Scheduler,
+)
 from river_core.runtime.completer import Completer, WrittenCallback
 from river_core.runtime.db import run_in_tx
+from river_core.runtime.elector import Elector
 from river_core.runtime.job_executor import ExecutorSettings, ThreadRunner
 from river_core.runtime.notifier import Notifier
 from river_core.runtime.producer import Producer
-from river_core.runtime.scheduler import Scheduler
 
 log = logging.getLogger("river.client")
 
 QUEUE_POLL_INTERVAL = 2.0  # poll-only mode: how often queue pause states are read
-QUEUE_REPORT_INTERVAL = 600.0  # how often a worked queue's `updated_at` is refreshed
+QUEUE_REPORT_INTERVAL = 600.0  # how often a worked queue's `updated_at` is refreshed (River)
 
 
 class Engine:
@@ -60,7 +71,15 @@ class Engine:
         self._on_job_done = on_job_done
         self.producers: dict[str, Producer] = {}
         self.notifier: Notifier | None = None
-        self.scheduler = Scheduler(driver, interval=config.scheduler_interval)
+        self.maintainer = Maintainer(_maintenance_services(driver, config, next_retry))
+        self.elector = Elector(
+            driver,
+            config.id,
+            interval=config.leader_elect_interval,
+            ttl_padding=config.leader_ttl_padding,
+            on_gained=lambda: self.maintainer.start(self.elector.lease_remaining),
+            on_lost=self.maintainer.stop,
+        )
         self._keeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -70,11 +89,15 @@ class Engine:
         if not self.config.poll_only:
             self.notifier = Notifier(
                 self.driver,
-                {TOPIC_INSERT: self._on_insert, TOPIC_CONTROL: self._on_control},
+                {
+                    TOPIC_INSERT: self._on_insert,
+                    TOPIC_CONTROL: self._on_control,
+                    TOPIC_LEADERSHIP: self.elector.handle_notification,
+                },
                 on_connect=self._wake_all,
             )
             self.notifier.start()
-        self.scheduler.start()
+        self.elector.start()
         self._keeper = asyncio.create_task(self._keep_queues(), name="river-queue-keeper")
 
     async def add_queue(self, name: str, max_workers: int) -> None:
@@ -110,6 +133,9 @@ class Engine:
         await producer.stop(hard=False)
 
     async def stop(self, *, hard: bool, soft_timeout: float | None) -> None:
+        # First hand leadership over (maintenance stopped, then resigned), so that another
+        # client leads at once rather than after this one's jobs have finished.
+        await self.elector.stop()
         producers = list(self.producers.values())
         if hard:
             await asyncio.gather(*(p.stop(hard=True) for p in producers))
@@ -125,10 +151,10 @@ class Engine:
                 soft.cancel()
         if self._keeper is not None:
             self._keeper.cancel()
-        await self.scheduler.stop()
         if self.notifier is not None:
             await self.notifier.stop()
         await self.completer.stop()
+        self._settings.deadlines.close()
 
     def _wake_all(self) -> None:
         for producer in self.producers.values():
@@ -162,7 +188,9 @@ class Engine:
 
     async def _keep_queues(self) -> None:
         """Refresh queues' `updated_at`; in poll-only mode, also follow their pause state."""
-        interval = QUEUE_POLL_INTERVAL if self.config.poll_only else QUEUE_REPORT_INTERVAL
+        # Well within the queue cleaner's retention, so that no worked queue is removed.
+        report = min(QUEUE_REPORT_INTERVAL, self.config.queue_retention / 4)
+        interval = min(QUEUE_POLL_INTERVAL, report) if self.config.poll_only else report
         while True:
             await asyncio.sleep(interval)
             for name, producer in list(self.producers.items()):
@@ -180,3 +208,46 @@ class Engine:
                     producer.pause()
                 elif queue.paused_at is None and producer.paused:
                     producer.resume()
+
+
+def _maintenance_services(
+    driver: Driver, config: Config, next_retry: Callable[[JobRow], datetime]
+) -> list[MaintenanceService]:
+    """The leader-only services, each on its own interval from `config`."""
+    services: list[MaintenanceService] = [
+        Scheduler(driver, interval=config.scheduler_interval, client_id=config.id),
+        JobCleaner(
+            driver,
+            completed_retention=config.completed_job_retention,
+            cancelled_retention=config.cancelled_job_retention,
+            discarded_retention=config.discarded_job_retention,
+            interval=config.job_cleaner_interval,
+            client_id=config.id,
+        ),
+        Rescuer(
+            driver,
+            workers=config.workers,
+            next_retry=next_retry,
+            rescue_after=config.rescue_stuck_jobs_after,
+            job_timeout=config.job_timeout,
+            interval=config.rescuer_interval,
+            client_id=config.id,
+        ),
+        QueueCleaner(
+            driver,
+            retention=config.queue_retention,
+            interval=config.queue_cleaner_interval,
+            client_id=config.id,
+        ),
+    ]
+    if config.reindexer_enabled:
+        services.append(
+            Reindexer(
+                driver,
+                schedule=config.reindexer_schedule,
+                index_names=config.reindexer_index_names,
+                timeout=config.reindexer_timeout,
+                client_id=config.id,
+            )
+        )
+    return services

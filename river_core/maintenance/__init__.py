@@ -1,0 +1,29 @@
+"""Leader-only maintenance: job cleaner, rescuer, scheduler, queue cleaner, reindexer."""
+
+from river_core.maintenance.job_cleaner import JobCleaner
+from river_core.maintenance.maintainer import Maintainer
+from river_core.maintenance.queue_cleaner import QueueCleaner
+from river_core.maintenance.reindexer import DailyAtMidnightUTC, Reindexer
+from river_core.maintenance.rescuer import RESCUE_ERROR, Rescuer
+from river_core.maintenance.scheduler import Scheduler
+from river_core.maintenance.service import (
+    LeadershipEndedError,
+    Lease,
+    MaintenanceService,
+    ReducedBatchBreaker,
+)
+
+__all__ = [
+    "RESCUE_ERROR",
+    "DailyAtMidnightUTC",
+    "JobCleaner",
+    "LeadershipEndedError",
+    "Lease",
+    "Maintainer",
+    "MaintenanceService",
+    "QueueCleaner",
+    "ReducedBatchBreaker",
+    "Reindexer",
+    "Rescuer",
+    "Scheduler",
+]
