@@ -44,13 +44,18 @@ class ExecutorSettings:
     job_timeout: float
     scheduler_interval: float
     next_retry: Callable[[JobRow], datetime]
-    deadlines: Deadlines = field(default_factory=lambda: Deadlines(expire))
+    deadlines: Deadlines = field(default_factory=lambda: Deadlines(expire, still_working))
+
+
+def still_working(item: object) -> bool:
+    assert isinstance(item, Execution)
+    return not item.done_working and item.stop_reason is None
 
 
 def expire(item: object) -> None:
     """A job's timeout passed: stop it (async jobs are cancelled, sync jobs are told)."""
     assert isinstance(item, Execution)
-    if item.done_working or item.stop_reason is not None:
+    if not still_working(item):
         return
     item.request_stop(StopReason.TIMEOUT)
     if item.in_thread and item.job is not None:

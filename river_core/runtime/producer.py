@@ -164,6 +164,7 @@ class Producer:
         try:
             outcome = await execute(execution, self._settings, self._threads)
             execution.done_working = True
+            self._settings.deadlines.done()
             if outcome is not None:
                 await self._completer.submit(outcome)
             return outcome
