@@ -10,10 +10,21 @@ from typing import Any, TypeVar
 
 from river_core import admin
 from river_core.config import Config, QueueConfig
-from river_core.driver import Driver, Executor, JobInsertResult, JobListParams, Queue
+from river_core.driver import (
+    Driver,
+    Executor,
+    JobInsertParams,
+    JobInsertResult,
+    JobListParams,
+    Queue,
+)
 from river_core.errors import RiverError, SchemaVersionError, ValidationError
 from river_core.insert_opts import InsertOpts
-from river_core.insert_params import InsertManyParams, build_insert_params
+from river_core.insert_params import (
+    InsertManyParams,
+    build_insert_params,
+    build_insert_params_many,
+)
 from river_core.job import JobRow
 from river_core.retry_policy import DefaultRetryPolicy
 from river_core.runtime.db import run_in_tx
@@ -39,18 +50,21 @@ class _ClientBase:
         self.driver = driver
         self.config = config if config is not None else Config()
 
-    def _params(self, args: Any, insert_opts: InsertOpts | None) -> Any:
+    def _params(self, args: Any, insert_opts: InsertOpts | None) -> JobInsertParams:
         return build_insert_params(args, insert_opts, self.config)
 
-    def _many_params(self, items: ManyArgs) -> list[Any]:
+    def _many_params(self, items: ManyArgs) -> list[JobInsertParams]:
         if not items:
             raise ValidationError("args", "insert_many needs at least one job")
-        return [
-            self._params(item.args, item.insert_opts)
-            if isinstance(item, InsertManyParams)
-            else self._params(item, None)
-            for item in items
-        ]
+        return build_insert_params_many(
+            (
+                (item.args, item.insert_opts)
+                if isinstance(item, InsertManyParams)
+                else (item, None)
+                for item in items
+            ),
+            self.config,
+        )
 
 
 class Client(_ClientBase):

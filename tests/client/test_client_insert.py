@@ -15,12 +15,15 @@ from client_harness import (
     RawArgs,
     Rollback,
     SortArgs,
+    SortWorker,
     TxKind,
 )
 
 import river_core as river
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+UNIQUE = river.UniqueOpts(by_args=True)
 
 
 async def test_readme_example(rc: ClientUnderTest) -> None:
@@ -208,3 +211,59 @@ async def test_args_are_stored_as_go_encodes_them(rc: ClientUnderTest) -> None:
     when = datetime(2026, 1, 2, 3, 4, 5, 678900, tzinfo=UTC)
     dated = (await rc.api.insert(AnyArgs(value=when))).job
     assert dated.args == {"value": "2026-01-02T03:04:05.6789Z"}
+
+
+class QueueFromArgs:
+    """Args whose `insert_opts()` returns a new InsertOpts each call (no id is shared)."""
+
+    kind = "queue_from_args"
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def to_json(self) -> str:
+        return f'{{"n": {self.n}}}'
+
+    def insert_opts(self) -> river.InsertOpts:
+        return river.InsertOpts(queue=f"q{self.n % 3}", priority=self.n % 4 + 1)
+
+
+async def test_insert_many_resolves_each_job_with_its_own_options(rc: ClientUnderTest) -> None:
+    """Jobs sharing option objects share their resolution; nothing leaks between jobs."""
+    shared = river.InsertOpts(queue="shared", tags=["tag1"])
+    later = datetime.now(UTC) + timedelta(hours=1)
+    items: list[object] = []
+    for i in range(30):
+        items += [
+            river.InsertManyParams(SortArgs([str(i)]), shared),
+            QueueFromArgs(i),
+            river.InsertManyParams(AnyArgs(value=i), river.InsertOpts(scheduled_at=later)),
+            river.InsertManyParams(SortArgs([str(i)]), river.InsertOpts(unique_opts=UNIQUE)),
+        ]
+    for method in ("insert_many", "insert_many_fast"):
+        await rc.api.job_delete_many(river.JobListParams(max=1000))
+        await getattr(rc.api, method)(items)
+        rows = await rc.api.job_list(river.JobListParams(max=1000))
+        assert len(rows) == 120
+        by_kind: dict[str, list[river.JobRow]] = {}
+        for row in rows:
+            by_kind.setdefault(row.kind, []).append(row)
+        sort_rows = [r for r in by_kind["sort"] if r.queue == "shared"]
+        assert [r.args["strings"] for r in sort_rows] == [[str(i)] for i in range(30)]
+        assert all(r.tags == ["tag1"] and r.unique_key is None for r in sort_rows)
+        assert [(r.args["n"], r.queue, r.priority) for r in by_kind["queue_from_args"]] == [
+            (i, f"q{i % 3}", i % 4 + 1) for i in range(30)
+        ]
+        assert [r.args["value"] for r in by_kind["any"]] == list(range(30))
+        assert all(r.state is river.JobState.SCHEDULED for r in by_kind["any"])
+        unique_rows = [r for r in by_kind["sort"] if r.queue == "default"]
+        assert len({r.unique_key for r in unique_rows}) == 30
+
+
+async def test_unknown_kind_checked_for_every_job(rc: ClientUnderTest) -> None:
+    workers = river.Workers()
+    workers.add(SortWorker())
+    api = type(rc.api)(rc.make_client(river.Config(workers=workers)))
+    with pytest.raises(river.UnknownJobKindError):
+        await api.insert_many([SortArgs(["a"]), SortArgs(["b"]), AnyArgs(kind="other")])
+    assert await api.insert_many_fast([SortArgs(["a"]), SortArgs(["b"])]) == 2
