@@ -32,25 +32,16 @@ def notify_queues(ex: Executor, queues: Sequence[str]) -> None:
 
 
 def insert_many(ex: Executor, params: Sequence[JobInsertParams]) -> list[JobInsertResult]:
-    """Insert jobs (results in the order of `params`) and NOTIFY the queues of new available ones.
+    """Insert jobs (results in the order of `params`) and NOTIFY the queues of new available
+    ones, in one statement: atomic even on an autocommit connection.
 
     Unique jobs go in unique-key order, so concurrent batches sharing keys lock them in one order
     (no deadlock); a unique job repeated within the batch is inserted once, and each repeat is
     returned as a duplicate of the first (one statement cannot insert a key twice).
     """
     if any(p.unique_key for p in params):
-        results = _insert_unique_many(ex, params)
-    else:
-        results = ex.job_insert_fast_many(params)
-    notify_queues(
-        ex,
-        [
-            r.job.queue
-            for r in results
-            if r.job.state is JobState.AVAILABLE and not r.unique_skipped_as_duplicated
-        ],
-    )
-    return results
+        return _insert_unique_many(ex, params)
+    return ex.job_insert_fast_many_notify(params)
 
 
 def _insert_unique_many(ex: Executor, params: Sequence[JobInsertParams]) -> list[JobInsertResult]:
@@ -65,7 +56,7 @@ def _insert_unique_many(ex: Executor, params: Sequence[JobInsertParams]) -> list
         else:
             repeats.append((i, first))
     sent.sort(key=lambda i: params[i].unique_key or b"")
-    inserted = ex.job_insert_fast_many([params[i] for i in sent])
+    inserted = ex.job_insert_fast_many_notify([params[i] for i in sent])
     results: dict[int, JobInsertResult] = dict(zip(sent, inserted, strict=True))
     for i, first in repeats:
         results[i] = JobInsertResult(job=results[first].job, unique_skipped_as_duplicated=True)

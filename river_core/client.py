@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -27,7 +28,6 @@ from river_core.insert_params import (
 )
 from river_core.job import JobRow
 from river_core.retry_policy import DefaultRetryPolicy
-from river_core.runtime.db import run_in_tx
 from river_core.runtime.engine import Engine
 from river_core.schema_version import LATEST_VERSION
 from river_core.validation import validate_metadata, validate_queue
@@ -43,6 +43,20 @@ Metadata = Mapping[str, Any] | str | bytes
 def _queue_metadata(metadata: Metadata | None) -> bytes | None:
     """Queue metadata as Go-encoded JSON object bytes, validated before anything is sent."""
     return None if metadata is None else validate_metadata(metadata)
+
+
+@contextmanager
+def _mapped_errors(driver: Driver) -> Iterator[None]:
+    """Re-raise a DBAPI error as river_core's (`Driver.map_error`); ours pass through."""
+    try:
+        yield
+    except RiverError:
+        raise
+    except Exception as exc:
+        mapped = driver.map_error(exc)
+        if mapped is exc:
+            raise
+        raise mapped from exc
 
 
 class _ClientBase:
@@ -70,25 +84,24 @@ class _ClientBase:
 class Client(_ClientBase):
     """The sync client: inserts and admin operations, no event loop needed."""
 
-    def _run(self, fn: Any) -> Any:
-        try:
-            with self.driver.transaction() as ex:
+    def _run(self, fn: Any, *, one_statement: bool = False) -> Any:
+        """Run `fn` on a new connection, in a transaction (committed when it returns) or, for
+        an operation of one statement, in autocommit: one round trip instead of three."""
+        with _mapped_errors(self.driver):
+            connection = self.driver.autocommit() if one_statement else self.driver.transaction()
+            with connection as ex:
                 return fn(ex)
-        except RiverError:
-            raise
-        except Exception as exc:
-            mapped = self.driver.map_error(exc)
-            if mapped is exc:
-                raise
-            raise mapped from exc
 
     def _run_tx(self, tx: Any, fn: Any) -> Any:
-        ex: Executor = self.driver.executor(tx)
-        return fn(ex)
+        with _mapped_errors(self.driver):
+            ex: Executor = self.driver.executor(tx)
+            return fn(ex)
 
     def insert(self, args: Any, insert_opts: InsertOpts | None = None) -> InsertResult:
         params = self._params(args, insert_opts)
-        result: InsertResult = self._run(lambda ex: admin.insert_many(ex, [params])[0])
+        result: InsertResult = self._run(
+            lambda ex: admin.insert_many(ex, [params])[0], one_statement=True
+        )
         return result
 
     def insert_tx(self, tx: Any, args: Any, insert_opts: InsertOpts | None = None) -> InsertResult:
@@ -98,7 +111,9 @@ class Client(_ClientBase):
 
     def insert_many(self, items: ManyArgs) -> list[InsertResult]:
         params = self._many_params(items)
-        results: list[InsertResult] = self._run(lambda ex: admin.insert_many(ex, params))
+        results: list[InsertResult] = self._run(
+            lambda ex: admin.insert_many(ex, params), one_statement=True
+        )
         return results
 
     def insert_many_tx(self, tx: Any, items: ManyArgs) -> list[InsertResult]:
@@ -117,11 +132,13 @@ class Client(_ClientBase):
         return count
 
     def job_get(self, job_id: int) -> JobRow:
-        row: JobRow = self._run(lambda ex: admin.job_get(ex, job_id))
+        row: JobRow = self._run(lambda ex: admin.job_get(ex, job_id), one_statement=True)
         return row
 
     def job_list(self, params: JobListParams | None = None) -> list[JobRow]:
-        rows: list[JobRow] = self._run(lambda ex: admin.job_list(ex, params or JobListParams()))
+        rows: list[JobRow] = self._run(
+            lambda ex: admin.job_list(ex, params or JobListParams()), one_statement=True
+        )
         return rows
 
     def job_cancel(self, job_id: int) -> JobRow:
@@ -141,11 +158,11 @@ class Client(_ClientBase):
         return rows
 
     def queue_get(self, name: str) -> Queue:
-        queue: Queue = self._run(lambda ex: admin.queue_get(ex, name))
+        queue: Queue = self._run(lambda ex: admin.queue_get(ex, name), one_statement=True)
         return queue
 
     def queue_list(self, max: int = 100) -> list[Queue]:
-        queues: list[Queue] = self._run(lambda ex: admin.queue_list(ex, max))
+        queues: list[Queue] = self._run(lambda ex: admin.queue_list(ex, max), one_statement=True)
         return queues
 
     def queue_pause(self, name: str) -> None:
@@ -173,24 +190,25 @@ class AsyncClient(_ClientBase):
         self._stopping_engine: Engine | None = None
         self._owner_stop: asyncio.Task[None] | None = None
 
-    async def _run(self, fn: Any) -> Any:
-        return await run_in_tx(self.driver, fn)
+    async def _run(self, fn: Any, *, one_statement: bool = False) -> Any:
+        """`Client._run` on an async connection."""
+        with _mapped_errors(self.driver):
+            if one_statement:
+                async with self.driver.async_autocommit() as ex:
+                    return await ex.run(fn)
+            async with self.driver.async_transaction() as ex:
+                return await ex.run(fn)
 
     async def _run_tx(self, tx: Any, fn: Any) -> Any:
-        try:
+        with _mapped_errors(self.driver):
             return await self.driver.async_executor(tx).run(fn)
-        except RiverError:
-            raise
-        except Exception as exc:
-            mapped = self.driver.map_error(exc)
-            if mapped is exc:
-                raise
-            raise mapped from exc
 
     # -- inserts ---------------------------------------------------------------------------
     async def insert(self, args: Any, insert_opts: InsertOpts | None = None) -> InsertResult:
         params = self._params(args, insert_opts)
-        result: InsertResult = await self._run(lambda ex: admin.insert_many(ex, [params])[0])
+        result: InsertResult = await self._run(
+            lambda ex: admin.insert_many(ex, [params])[0], one_statement=True
+        )
         return result
 
     async def insert_tx(
@@ -202,7 +220,9 @@ class AsyncClient(_ClientBase):
 
     async def insert_many(self, items: ManyArgs) -> list[InsertResult]:
         params = self._many_params(items)
-        results: list[InsertResult] = await self._run(lambda ex: admin.insert_many(ex, params))
+        results: list[InsertResult] = await self._run(
+            lambda ex: admin.insert_many(ex, params), one_statement=True
+        )
         return results
 
     async def insert_many_tx(self, tx: Any, items: ManyArgs) -> list[InsertResult]:
@@ -224,12 +244,12 @@ class AsyncClient(_ClientBase):
 
     # -- admin -----------------------------------------------------------------------------
     async def job_get(self, job_id: int) -> JobRow:
-        row: JobRow = await self._run(lambda ex: admin.job_get(ex, job_id))
+        row: JobRow = await self._run(lambda ex: admin.job_get(ex, job_id), one_statement=True)
         return row
 
     async def job_list(self, params: JobListParams | None = None) -> list[JobRow]:
         rows: list[JobRow] = await self._run(
-            lambda ex: admin.job_list(ex, params or JobListParams())
+            lambda ex: admin.job_list(ex, params or JobListParams()), one_statement=True
         )
         return rows
 
@@ -252,11 +272,13 @@ class AsyncClient(_ClientBase):
         return rows
 
     async def queue_get(self, name: str) -> Queue:
-        queue: Queue = await self._run(lambda ex: admin.queue_get(ex, name))
+        queue: Queue = await self._run(lambda ex: admin.queue_get(ex, name), one_statement=True)
         return queue
 
     async def queue_list(self, max: int = 100) -> list[Queue]:
-        queues: list[Queue] = await self._run(lambda ex: admin.queue_list(ex, max))
+        queues: list[Queue] = await self._run(
+            lambda ex: admin.queue_list(ex, max), one_statement=True
+        )
         return queues
 
     async def queue_pause(self, name: str) -> None:

@@ -60,6 +60,11 @@ class Executor(abc.ABC):
         """Insert jobs in one statement; a unique conflict returns the existing row, skipped."""
 
     @abc.abstractmethod
+    def job_insert_fast_many_notify(self, jobs: Sequence[JobInsertParams]) -> list[JobInsertResult]:
+        """`job_insert_fast_many` that also NOTIFYs `river_insert` once per queue given a new
+        available job (River's payload), in the same statement: one round trip per insert."""
+
+    @abc.abstractmethod
     def job_insert_fast_many_no_returning(self, jobs: Sequence[JobInsertParams]) -> int:
         """Insert jobs as fast as possible (COPY where the driver can); returns the count."""
 
@@ -267,6 +272,11 @@ class Driver(abc.ABC):
     def async_autocommit(self) -> AbstractAsyncContextManager[AsyncExecutor]:
         """A new async connection in autocommit mode, for statements that cannot run in a
         transaction block (`REINDEX CONCURRENTLY`)."""
+
+    @abc.abstractmethod
+    def autocommit(self) -> AbstractContextManager[Executor]:
+        """A new sync connection in autocommit mode: each statement commits on its own (one
+        round trip for a one-statement operation)."""
 
     @abc.abstractmethod
     def listener(self) -> Listener: ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +20,10 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.sql.elements import ClauseElement
 
-from river_core.driver.interface import TOPIC_CONTROL, TOPIC_LEADERSHIP, Executor
+from river_core.driver.interface import TOPIC_CONTROL, TOPIC_INSERT, TOPIC_LEADERSHIP, Executor
 from river_core.driver.params import (
     JobCancelParams,
     JobDeleteBeforeParams,
@@ -81,6 +82,9 @@ _RAW_ARRAY = _RawTextArray()
 _FINAL = sorted(state.value for state in FINAL_STATES)
 _MIGRATION_LINE_MAIN = "main"
 _ALL_QUEUES = "*"
+# Statements built once per (name, schema): see `SqlExecutor._statement`.
+_STATEMENTS: dict[tuple[str, str | None], sa.Executable] = {}
+_STATEMENTS_MAX = 512
 
 _j = river_job.c
 
@@ -162,6 +166,18 @@ def _unnest_jsonb(texts: Sequence[str | None]) -> ColumnElement[Any]:
 def _unnest_states(states: Iterable[JobState]) -> ColumnElement[Any]:
     """River's `unnest(@state::text[])::river_job_state`."""
     return sa.cast(_unnest([state.value for state in states], sa.Text), JOB_STATE)
+
+
+def _unnest_param(name: str, element_type: Any) -> ColumnElement[Any]:
+    """`unnest(:name::<type>[])`, the array bound by name at execution."""
+    return sa.func.unnest(sa.bindparam(name, type_=pg.ARRAY(element_type)), type_=element_type)
+
+
+def _unnest_jsonb_param(name: str) -> ColumnElement[Any]:
+    """`unnest(:name::text[]::jsonb[])`, JSON texts bound by name at execution."""
+    return sa.func.unnest(
+        sa.cast(sa.bindparam(name, type_=_TEXT_ARRAY), pg.ARRAY(pg.JSONB)), type_=pg.JSONB
+    )
 
 
 def _state(state: JobState) -> ColumnElement[Any]:
@@ -356,20 +372,32 @@ class SqlExecutor(Executor):
         return sa.union_all(untouched, sa.select(*_job_columns(modified.c)))
 
     # -- jobs: insert ----------------------------------------------------------------------
-    def _insert_source(self, jobs: Sequence[JobInsertParams]) -> sa.Select[Any]:
+    def _statement(self, name: str, build: Callable[[], sa.Executable]) -> sa.Executable:
+        """The statement `name` of this schema, built once: its values are bound by name at
+        execution, so SQLAlchemy neither rebuilds nor re-keys it (the insert hot path)."""
+        key = (name, self.schema)
+        stmt = _STATEMENTS.get(key)
+        if stmt is None:
+            if len(_STATEMENTS) >= _STATEMENTS_MAX:
+                _STATEMENTS.clear()
+            stmt = _STATEMENTS[key] = build()
+        return stmt
+
+    def _insert_source(self) -> sa.Select[Any]:
+        """River's `raw_job_data`: the jobs bound as one array per column (`_insert_values`)."""
         raw = sa.select(
-            _unnest_jsonb([job.encoded_args.decode() for job in jobs]).label("args"),
-            _unnest([job.created_at for job in jobs], TIMESTAMPTZ).label("created_at"),
-            _unnest([job.kind for job in jobs], sa.Text).label("kind"),
-            _unnest([job.max_attempts for job in jobs], sa.SmallInteger).label("max_attempts"),
-            _unnest_jsonb([job.metadata.decode() for job in jobs]).label("metadata"),
-            _unnest([job.priority for job in jobs], sa.SmallInteger).label("priority"),
-            _unnest([job.queue for job in jobs], sa.Text).label("queue"),
-            _unnest([job.scheduled_at for job in jobs], TIMESTAMPTZ).label("scheduled_at"),
-            _unnest_states(job.state for job in jobs).label("state"),
-            _unnest([",".join(job.tags) for job in jobs], sa.Text).label("tags"),
-            _unnest([job.unique_key or None for job in jobs], pg.BYTEA).label("unique_key"),
-            _unnest([job.unique_states or None for job in jobs], sa.Integer).label("unique_states"),
+            _unnest_jsonb_param("args").label("args"),
+            _unnest_param("created_at", TIMESTAMPTZ).label("created_at"),
+            _unnest_param("kind", sa.Text).label("kind"),
+            _unnest_param("max_attempts", sa.SmallInteger).label("max_attempts"),
+            _unnest_jsonb_param("metadata").label("metadata"),
+            _unnest_param("priority", sa.SmallInteger).label("priority"),
+            _unnest_param("queue", sa.Text).label("queue"),
+            _unnest_param("scheduled_at", TIMESTAMPTZ).label("scheduled_at"),
+            sa.cast(_unnest_param("state", sa.Text), JOB_STATE).label("state"),
+            _unnest_param("tags", sa.Text).label("tags"),
+            _unnest_param("unique_key", pg.BYTEA).label("unique_key"),
+            _unnest_param("unique_states", sa.Integer).label("unique_states"),
         ).subquery("raw_job_data")
         r = raw.c
         return sa.select(
@@ -387,6 +415,24 @@ class SqlExecutor(Executor):
             sa.cast(r.unique_states, pg.BIT(8)),
         )
 
+    @staticmethod
+    def _insert_values(jobs: Sequence[JobInsertParams]) -> dict[str, list[Any]]:
+        """The arrays `_insert_source` binds (JSON as text: every DBAPI binds it alike)."""
+        return {
+            "args": [job.encoded_args.decode() for job in jobs],
+            "created_at": [job.created_at for job in jobs],
+            "kind": [job.kind for job in jobs],
+            "max_attempts": [job.max_attempts for job in jobs],
+            "metadata": [job.metadata.decode() for job in jobs],
+            "priority": [job.priority for job in jobs],
+            "queue": [job.queue for job in jobs],
+            "scheduled_at": [job.scheduled_at for job in jobs],
+            "state": [job.state.value for job in jobs],
+            "tags": [",".join(job.tags) for job in jobs],
+            "unique_key": [job.unique_key or None for job in jobs],
+            "unique_states": [job.unique_states or None for job in jobs],
+        }
+
     _INSERT_COLUMNS = (
         "args",
         "created_at",
@@ -402,11 +448,9 @@ class SqlExecutor(Executor):
         "unique_states",
     )
 
-    def job_insert_fast_many(self, jobs: Sequence[JobInsertParams]) -> list[JobInsertResult]:
-        if not jobs:
-            return []
-        insert = pg.insert(river_job).from_select(self._INSERT_COLUMNS, self._insert_source(jobs))
-        stmt = insert.on_conflict_do_update(
+    def _build_insert_returning(self) -> ReturningInsert[Any]:
+        insert = pg.insert(river_job).from_select(self._INSERT_COLUMNS, self._insert_source())
+        return insert.on_conflict_do_update(
             index_elements=[_j.unique_key],
             index_where=self._unique_index_where(),
             # Something must be updated for RETURNING to return the conflicting row.
@@ -416,23 +460,64 @@ class SqlExecutor(Executor):
             # River's trick: xmax is set only on a row that was updated, i.e. a duplicate.
             (sa.cast(sa.column("xmax"), sa.Text) != _text("0")).label("skipped"),
         )
+
+    def _build_insert_notify(self) -> sa.Executable:
+        inserted = self._build_insert_returning().cte("inserted")
+        i = inserted.c
+        queues = (
+            sa.select(i.queue)
+            .where(i.state == _state(JobState.AVAILABLE), sa.not_(i.skipped))
+            .distinct()
+            .subquery("new_available_queues")
+        )
+        # River's payload as Go writes it: `{"queue":"<name>"}`.
+        payload = sa.func.concat(
+            _text('{"queue":'), sa.cast(sa.func.to_json(queues.c.queue), sa.Text), _text("}")
+        )
+        notified = sa.select(
+            sa.func.count(sa.func.pg_notify(self._channel(TOPIC_INSERT), payload))
+        ).scalar_subquery()
+        return sa.select(*inserted.c, notified.label("notified"))
+
+    def _insert_returning(self) -> sa.Executable:
+        return self._statement("insert_returning", self._build_insert_returning)
+
+    def _insert_results(
+        self, stmt: sa.Executable, jobs: Sequence[JobInsertParams]
+    ) -> list[JobInsertResult]:
+        rows = self.conn.execute(stmt, self._insert_values(jobs), execution_options=self._options)
         return [
-            JobInsertResult(job=_job_row(row), unique_skipped_as_duplicated=bool(row[-1]))
-            for row in self._execute(stmt)
+            JobInsertResult(job=_job_row(row), unique_skipped_as_duplicated=bool(row[18]))
+            for row in rows
         ]
 
-    def job_insert_fast_many_no_returning(self, jobs: Sequence[JobInsertParams]) -> int:
+    def job_insert_fast_many(self, jobs: Sequence[JobInsertParams]) -> list[JobInsertResult]:
         if not jobs:
-            return 0
-        stmt = (
+            return []
+        return self._insert_results(self._insert_returning(), jobs)
+
+    def job_insert_fast_many_notify(self, jobs: Sequence[JobInsertParams]) -> list[JobInsertResult]:
+        if not jobs:
+            return []
+        stmt = self._statement("insert_notify", self._build_insert_notify)
+        return self._insert_results(stmt, jobs)
+
+    def _build_insert_no_returning(self) -> sa.Executable:
+        return (
             pg.insert(river_job)
-            .from_select(self._INSERT_COLUMNS, self._insert_source(jobs))
+            .from_select(self._INSERT_COLUMNS, self._insert_source())
             .on_conflict_do_nothing(
                 index_elements=[_j.unique_key], index_where=self._unique_index_where()
             )
             .execution_options(preserve_rowcount=True)  # SQLAlchemy keeps it for DML only
         )
-        return self._execute(stmt).rowcount
+
+    def job_insert_fast_many_no_returning(self, jobs: Sequence[JobInsertParams]) -> int:
+        if not jobs:
+            return 0
+        stmt = self._statement("insert_no_returning", self._build_insert_no_returning)
+        result = self.conn.execute(stmt, self._insert_values(jobs), execution_options=self._options)
+        return result.rowcount
 
     # -- jobs: work ------------------------------------------------------------------------
     def job_get_available(self, params: JobGetAvailableParams) -> list[JobRow]:
@@ -1102,8 +1187,13 @@ class SqlExecutor(Executor):
     def notify_many(self, topic: str, payloads: Sequence[str]) -> None:
         if not payloads:
             return
-        payload = _unnest(payloads, sa.Text)
-        self._execute(sa.select(sa.func.pg_notify(self._channel(topic), payload)))
+        stmt = self._statement(
+            "notify_" + topic,
+            lambda: sa.select(
+                sa.func.pg_notify(self._channel(topic), _unnest_param("payloads", sa.Text))
+            ),
+        )
+        self.conn.execute(stmt, {"payloads": list(payloads)}, execution_options=self._options)
 
     def pg_advisory_xact_lock(self, key: int) -> None:
         self._execute(sa.select(sa.func.pg_advisory_xact_lock(_bind(key, sa.BigInteger))))

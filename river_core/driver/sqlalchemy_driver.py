@@ -105,6 +105,14 @@ class SqlAlchemyDriver(Driver):
         async with self.engine.begin() as conn:
             yield SqlAsyncExecutor(conn, self.schema, self.executor_class)
 
+    @contextmanager
+    def autocommit(self) -> Iterator[SqlExecutor]:
+        if not isinstance(self.engine, sa.Engine):
+            raise TypeError("this driver has an AsyncEngine: use async_autocommit()")
+        with self.engine.connect() as conn:
+            autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield self.executor_class(autocommit, self.schema)
+
     @asynccontextmanager
     async def async_autocommit(self) -> AsyncIterator[SqlAsyncExecutor]:
         if not isinstance(self.engine, AsyncEngine):

@@ -103,3 +103,16 @@ async def test_notifications_stay_in_their_schema(rc: ClientUnderTest) -> None:
         await rc.api.insert(SortArgs(["a"]))
         assert here.collect() == [insert_payload("default")]
         assert elsewhere.collect() == []
+
+
+async def test_an_insert_is_one_statement(rc: ClientUnderTest) -> None:
+    """Insert and NOTIFY go in one statement: autocommit for `insert`, one more for `_tx`."""
+    with rc.recording() as recorder:
+        await rc.api.insert(SortArgs(["a"]))
+        await rc.api.insert_many([SortArgs(["b"]), in_queue("q2")])
+    assert len(recorder.statements) == 2
+    assert recorder.checkouts == 2
+    async with rc.tx("connection") as tx:
+        with rc.recording() as recorder:
+            await rc.api.insert_tx(tx, SortArgs(["c"]))
+        assert len(recorder.statements) == 1
