@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from river_core.errors import ValidationError
+from river_core.schedules import Schedule
 from river_core.worker import Workers
 
 MAX_WORKERS_LIMIT = 10_000
@@ -78,7 +79,7 @@ class Config:
     queue_retention: float = DAY  # queues no client has reported for this long are removed
     queue_cleaner_interval: float = HOUR
     reindexer_enabled: bool = True
-    reindexer_schedule: Any = None  # a `Schedule`; None: daily at midnight UTC
+    reindexer_schedule: Schedule | None = None  # None: daily at midnight UTC (River)
     reindexer_index_names: tuple[str, ...] = REINDEXER_INDEX_NAMES
     reindexer_timeout: float = 60.0
     poll_only: bool = False
