@@ -52,7 +52,11 @@ def build_insert_params_many(
         key = (kind, id(opts), id(args_opts)) if isinstance(kind, str) else None
         template = shared.get(key) if key is not None else None
         if template is not None:
-            out.append(_with_args(template, args_to_json_bytes(args)))
+            encoded = args_to_json_bytes(args)
+            # Params are immutable: identical jobs share one object.
+            out.append(
+                template if encoded == template.encoded_args else _with_args(template, encoded)
+            )
             continue
         resolved = resolve_insert(
             args_kind(args),

@@ -20,6 +20,7 @@ from client_harness import (
 )
 
 import river_core as river
+from river_core.insert_params import build_insert_params_many
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -267,3 +268,14 @@ async def test_unknown_kind_checked_for_every_job(rc: ClientUnderTest) -> None:
     with pytest.raises(river.UnknownJobKindError):
         await api.insert_many([SortArgs(["a"]), SortArgs(["b"]), AnyArgs(kind="other")])
     assert await api.insert_many_fast([SortArgs(["a"]), SortArgs(["b"])]) == 2
+
+
+async def test_identical_jobs_share_one_params_object() -> None:
+    """Params are immutable: a batch of identical jobs resolves and stores one object."""
+    config = river.Config()
+    shared = river.InsertOpts(queue="q")
+    items = [(SortArgs(["same"]), shared), (SortArgs(["same"]), shared), (SortArgs(["x"]), shared)]
+    first, second, third = build_insert_params_many(items, config)
+    assert first is second
+    assert third is not first and third.encoded_args == b'{"strings":["x"]}'
+    assert (third.queue, third.kind, third.priority) == ("q", "sort", 1)
