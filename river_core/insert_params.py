@@ -42,12 +42,11 @@ def build_insert_params_many(
     now = datetime.now(UTC)
     defaults = InsertOpts(max_attempts=config.max_attempts)
     shared: dict[tuple[str, int, int], JobInsertParams] = {}
-    alive: list[InsertOpts] = []  # every options object stays alive, so no id is reused
+    alive: list[InsertOpts | None] = []  # options objects stay alive: no id is reused
     out: list[JobInsertParams] = []
     for args, opts in items:
         args_opts = args_insert_opts(args)
-        if args_opts is not None:
-            alive.append(args_opts)
+        alive += (opts, args_opts)
         kind = getattr(args, "kind", None)
         key = (kind, id(opts), id(args_opts)) if isinstance(kind, str) else None
         template = shared.get(key) if key is not None else None

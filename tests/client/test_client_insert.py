@@ -279,3 +279,10 @@ async def test_identical_jobs_share_one_params_object() -> None:
     assert first is second
     assert third is not first and third.encoded_args == b'{"strings":["x"]}'
     assert (third.queue, third.kind, third.priority) == ("q", "sort", 1)
+
+
+async def test_options_made_on_the_fly_are_never_confused() -> None:
+    """Options objects freed while iterating could reuse an id: each job keeps its own."""
+    jobs = ((SortArgs([str(i)]), river.InsertOpts(queue=f"q{i}")) for i in range(200))
+    params = build_insert_params_many(jobs, river.Config())
+    assert [p.queue for p in params] == [f"q{i}" for i in range(200)]
