@@ -74,9 +74,16 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def job_set_state_if_running_many(
-        self, outcomes: Sequence[JobSetStateIfRunningParams], now: datetime | None = None
+        self,
+        outcomes: Sequence[JobSetStateIfRunningParams],
+        now: datetime | None = None,
+        *,
+        returning: bool = True,
     ) -> list[JobRow]:
-        """Write many outcomes in one statement; only rows still `running` change state."""
+        """Write many outcomes in one statement; only rows still `running` change state.
+
+        Returns every outcome's row after the write, or nothing with `returning=False` (the
+        completer's path when nobody subscribed to events)."""
 
     @abc.abstractmethod
     def job_get_by_id(self, job_id: int) -> JobRow | None: ...
@@ -150,9 +157,7 @@ class Executor(abc.ABC):
 
     # -- queues ----------------------------------------------------------------------------
     @abc.abstractmethod
-    def queue_create_or_set_updated_at(
-        self, params: QueueCreateOrSetUpdatedAtParams
-    ) -> Queue: ...
+    def queue_create_or_set_updated_at(self, params: QueueCreateOrSetUpdatedAtParams) -> Queue: ...
 
     @abc.abstractmethod
     def queue_get(self, name: str) -> Queue | None: ...
@@ -269,14 +274,14 @@ class Driver(abc.ABC):
         """A new async connection and transaction, committed on success."""
 
     @abc.abstractmethod
-    def async_autocommit(self) -> AbstractAsyncContextManager[AsyncExecutor]:
-        """A new async connection in autocommit mode, for statements that cannot run in a
-        transaction block (`REINDEX CONCURRENTLY`)."""
-
-    @abc.abstractmethod
     def autocommit(self) -> AbstractContextManager[Executor]:
         """A new sync connection in autocommit mode: each statement commits on its own (one
         round trip for a one-statement operation)."""
+
+    @abc.abstractmethod
+    def async_autocommit(self) -> AbstractAsyncContextManager[AsyncExecutor]:
+        """A new async connection in autocommit mode, for statements that cannot run in a
+        transaction block (`REINDEX CONCURRENTLY`)."""
 
     @abc.abstractmethod
     def listener(self) -> Listener: ...

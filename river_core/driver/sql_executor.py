@@ -564,7 +564,11 @@ class SqlExecutor(Executor):
         return jobs
 
     def job_set_state_if_running_many(
-        self, outcomes: Sequence[JobSetStateIfRunningParams], now: datetime | None = None
+        self,
+        outcomes: Sequence[JobSetStateIfRunningParams],
+        now: datetime | None = None,
+        *,
+        returning: bool = True,
     ) -> list[JobRow]:
         if not outcomes:
             return []
@@ -601,7 +605,7 @@ class SqlExecutor(Executor):
             ji.state.in_([_state(JobState.RETRYABLE), _state(JobState.SCHEDULED)]),
             _j.metadata.has_key(_text("cancel_attempted_at")),
         )
-        updated = (
+        update = (
             sa.update(river_job)
             .values(
                 attempt=sa.case(
@@ -638,9 +642,11 @@ class SqlExecutor(Executor):
                 ),
             )
             .where(_j.id == ji.id, sa.or_(running, ji.metadata_do_merge))
-            .returning(*river_job.c)
-            .cte("updated")
         )
+        if not returning:
+            self._execute(update)
+            return []
+        updated = update.returning(*river_job.c).cte("updated")
         untouched = (
             sa.select(*_job_columns(_j))
             .join_from(river_job, job_input, _j.id == ji.id)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 
-from river_core.driver import Driver, JobSetStateIfRunningParams
+from sqlalchemy.exc import DBAPIError
+
+from river_core.driver import Driver, Executor, JobSetStateIfRunningParams
+from river_core.errors import DatabaseError
 from river_core.job import JobRow
 from river_core.runtime.db import run_in_tx
 
@@ -78,19 +82,25 @@ class Completer:
             if self._stopping and not self._pending:
                 return
 
+    def _write(self, batch: list[JobSetStateIfRunningParams], ex: Executor) -> list[JobRow]:
+        return ex.job_set_state_if_running_many(batch, returning=self._on_written is not None)
+
     async def _flush(self) -> None:
         backoff = 0.05
         while self._pending:
             batch = self._pending[: self._max_batch]
             try:
-                rows = await run_in_tx(
-                    self._driver, lambda ex, b=batch: ex.job_set_state_if_running_many(b)
-                )
-            except Exception as exc:
+                rows = await run_in_tx(self._driver, functools.partial(self._write, batch))
+            except (DatabaseError, DBAPIError, OSError) as exc:
                 log.warning("completer: writing %d outcomes failed, retrying: %s", len(batch), exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue
+            except Exception:
+                # Not a database fault: retrying cannot help. The jobs stay `running` and the
+                # rescuer retries them after `rescue_stuck_jobs_after`.
+                log.exception("completer: dropping %d outcomes after a bug", len(batch))
+                rows = []
             del self._pending[: len(batch)]
             self.batches_written += 1
             if len(self._pending) < 4 * self._max_batch:

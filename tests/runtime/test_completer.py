@@ -38,10 +38,16 @@ def instrument(driver: Driver, hook: SetStateHook) -> None:
 
     class Instrumented(base):  # type: ignore[valid-type,misc]
         def job_set_state_if_running_many(
-            self, outcomes: Sequence[JobSetStateIfRunningParams], now: datetime | None = None
+            self,
+            outcomes: Sequence[JobSetStateIfRunningParams],
+            now: datetime | None = None,
+            *,
+            returning: bool = True,
         ) -> list[JobRow]:
             hook(self, outcomes)
-            rows: list[JobRow] = super().job_set_state_if_running_many(outcomes, now)
+            rows: list[JobRow] = super().job_set_state_if_running_many(
+                outcomes, now, returning=returning
+            )
             return rows
 
     setattr(driver, "executor_class", Instrumented)  # noqa: B010
