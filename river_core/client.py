@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -328,6 +329,8 @@ class AsyncClient(_ClientBase):
             self._engine = None
             await engine.stop(hard=True, soft_timeout=None)
             raise
+        if self.config.gc_freeze_on_start:
+            gc.freeze()
         owner = asyncio.current_task()
         if owner is not None:
             owner.add_done_callback(self._owner_done)

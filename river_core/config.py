@@ -88,7 +88,9 @@ class Config:
     completer_max_batch: int = 5_000
     sync_worker_threads: int = 32
     retry_policy: Any = None  # a RetryPolicy; None: River's default
-    error_handler: Any = None
+    # Move the objects alive at start (modules, classes, SQLAlchemy's caches) out of the cyclic
+    # garbage collector's generations (`gc.freeze()`), so its full collections stay cheap.
+    gc_freeze_on_start: bool = True
 
     def __post_init__(self) -> None:
         from river_core.validation import validate_queue
