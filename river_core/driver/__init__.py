@@ -11,6 +11,7 @@ from river_core.driver.interface import (
 )
 from river_core.driver.params import (
     JobCancelParams,
+    JobCountByQueueAndStateResult,
     JobDeleteBeforeParams,
     JobGetAvailableParams,
     JobGetStuckParams,
@@ -32,6 +33,7 @@ from river_core.driver.params import (
     Notification,
     Queue,
     QueueCreateOrSetUpdatedAtParams,
+    QueueNameListParams,
     QueueUpdateParams,
 )
 
@@ -43,6 +45,7 @@ __all__ = [
     "Driver",
     "Executor",
     "JobCancelParams",
+    "JobCountByQueueAndStateResult",
     "JobDeleteBeforeParams",
     "JobGetAvailableParams",
     "JobGetStuckParams",
@@ -65,5 +68,6 @@ __all__ = [
     "Notification",
     "Queue",
     "QueueCreateOrSetUpdatedAtParams",
+    "QueueNameListParams",
     "QueueUpdateParams",
 ]

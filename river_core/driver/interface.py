@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from river_core.driver.params import (
     JobCancelParams,
+    JobCountByQueueAndStateResult,
     JobDeleteBeforeParams,
     JobGetAvailableParams,
     JobGetStuckParams,
@@ -34,6 +35,7 @@ from river_core.driver.params import (
     Notification,
     Queue,
     QueueCreateOrSetUpdatedAtParams,
+    QueueNameListParams,
     QueueUpdateParams,
 )
 from river_core.job import JobRow, JobState
@@ -133,7 +135,22 @@ class Executor(abc.ABC):
     def job_count_by_state(self, state: JobState) -> int: ...
 
     @abc.abstractmethod
-    def job_count_by_all_states(self) -> dict[JobState, int]: ...
+    def job_count_by_all_states(self, limit: int | None = None) -> dict[JobState, int]:
+        """Jobs in each state; with `limit`, each count stops at `limit` (a bounded index scan
+        per state instead of reading every row)."""
+
+    @abc.abstractmethod
+    def job_count_by_queue_and_state(
+        self, queue_names: Sequence[str], limit: int | None = None
+    ) -> list[JobCountByQueueAndStateResult]:
+        """Available and running jobs of each named queue, in name order; `limit` caps each
+        count as in `job_count_by_all_states`."""
+
+    @abc.abstractmethod
+    def job_count_estimate_by_state(self) -> dict[JobState, int]:
+        """The planner's estimate of each state's job count (the table's size times the state
+        column's most-common-value frequencies), reading no rows. States the statistics do not
+        list are missing; the result is empty before the table was first analyzed."""
 
     @abc.abstractmethod
     def job_kind_list(self, params: JobKindListParams) -> list[str]: ...
@@ -164,6 +181,10 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def queue_list(self, max: int = 100) -> list[Queue]: ...
+
+    @abc.abstractmethod
+    def queue_name_list(self, params: QueueNameListParams) -> list[str]:
+        """Queue names in order, for autocompletion (River's `QueueNameList`)."""
 
     @abc.abstractmethod
     def queue_pause(self, name: str, now: datetime | None = None) -> bool:

@@ -74,6 +74,9 @@ class JobListOrderBy(enum.StrEnum):
     FINALIZED_AT = "finalized_at"
     CREATED_AT = "created_at"
     ATTEMPTED_AT = "attempted_at"
+    # The fetch index's order within a state (queue, priority, scheduled_at, id): with one
+    # state listed, every page is an index range scan, however the table's ids are laid out.
+    QUEUE_PRIORITY_SCHEDULED_AT = "queue_priority_scheduled_at"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +93,9 @@ class JobListParams:
     metadata: dict[str, Any] | None = None  # JSON containment (`metadata @> ...`)
     order_by: JobListOrderBy = JobListOrderBy.ID
     descending: bool = False
-    after: tuple[Any, int] | None = None  # (order value, id) of the last row of the previous page
+    # (order value, id) of the last row of the previous page; the order value of
+    # QUEUE_PRIORITY_SCHEDULED_AT is a (queue, priority, scheduled_at) tuple.
+    after: tuple[Any, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +161,13 @@ class JobKindListParams:
 
 
 @dataclass(frozen=True, slots=True)
+class JobCountByQueueAndStateResult:
+    queue: str
+    count_available: int
+    count_running: int
+
+
+@dataclass(frozen=True, slots=True)
 class Leader:
     leader_id: str
     elected_at: datetime
@@ -205,6 +217,14 @@ class QueueCreateOrSetUpdatedAtParams:
 class QueueUpdateParams:
     name: str
     metadata: bytes | None = None  # None: leave metadata unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class QueueNameListParams:
+    max: int = 100
+    after: str = ""
+    exclude: Sequence[str] = ()
+    match: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from river_core.driver.interface import TOPIC_CONTROL, TOPIC_INSERT, TOPIC_LEADERSHIP, Executor
 from river_core.driver.params import (
     JobCancelParams,
+    JobCountByQueueAndStateResult,
     JobDeleteBeforeParams,
     JobGetAvailableParams,
     JobGetStuckParams,
@@ -45,6 +46,7 @@ from river_core.driver.params import (
     LeaderResignParams,
     Queue,
     QueueCreateOrSetUpdatedAtParams,
+    QueueNameListParams,
     QueueUpdateParams,
 )
 from river_core.driver.tables import (
@@ -55,6 +57,7 @@ from river_core.driver.tables import (
     pg_class,
     pg_index,
     pg_namespace,
+    pg_stats,
     river_job,
     river_leader,
     river_migration,
@@ -192,6 +195,25 @@ def _text(value: str) -> ColumnElement[str]:
     return _bind(value, sa.Text)
 
 
+def _one_of(column: Any, values: Sequence[Any], type_: Any) -> ColumnElement[bool]:
+    """`column = ANY(:values)`, or `column = :value` for one value: an index then still
+    returns rows in its order (PostgreSQL sorts after an `= ANY` on an index column)."""
+    if len(values) == 1:
+        return column == _bind(values[0], type_)  # type: ignore[no-any-return]
+    return column == sa.any_(_bind(list(values), pg.ARRAY(type_)))  # type: ignore[no-any-return]
+
+
+def _count_limited(
+    where: ColumnElement[bool], limit: int, correlate: Any = None
+) -> ColumnElement[int]:
+    """`(SELECT count(*) FROM (SELECT FROM river_job WHERE ... LIMIT n))`: reads at most `n`
+    rows; `correlate` names an outer FROM element `where` refers to."""
+    limited = sa.select(sa.literal(1)).select_from(river_job).where(where).limit(limit)
+    if correlate is not None:
+        limited = limited.correlate(correlate)
+    return sa.select(sa.func.count()).select_from(limited.subquery()).scalar_subquery()
+
+
 # -- row mapping ---------------------------------------------------------------------------
 
 
@@ -318,6 +340,8 @@ _ORDER_COLUMNS = {
     JobListOrderBy.CREATED_AT: "created_at",
     JobListOrderBy.ATTEMPTED_AT: "attempted_at",
 }
+# The columns of the fetch index after `state`, in its order.
+_FETCH_ORDER_COLUMNS = ("queue", "priority", "scheduled_at")
 
 
 class SqlExecutor(Executor):
@@ -676,37 +700,52 @@ class SqlExecutor(Executor):
         """JobListParams filters (and its keyset cursor) on the columns `c`, all bound."""
         where: list[ColumnElement[bool]] = []
         if params.ids is not None:
-            where.append(c.id == sa.any_(_bind(list(params.ids), pg.ARRAY(sa.BigInteger))))
+            where.append(_one_of(c.id, params.ids, sa.BigInteger))
         if params.kinds is not None:
-            where.append(c.kind == sa.any_(_bind(list(params.kinds), _TEXT_ARRAY)))
+            where.append(_one_of(c.kind, params.kinds, sa.Text))
         if params.queues is not None:
-            where.append(c.queue == sa.any_(_bind(list(params.queues), _TEXT_ARRAY)))
+            where.append(_one_of(c.queue, params.queues, sa.Text))
         if params.states is not None:
-            where.append(c.state == sa.any_(_states(params.states)))
+            if len(params.states) == 1:
+                where.append(c.state == _state(JobState(params.states[0])))
+            else:
+                where.append(c.state == sa.any_(_states(params.states)))
         if params.priorities is not None:
-            priorities = _bind(list(params.priorities), pg.ARRAY(sa.SmallInteger))
-            where.append(c.priority == sa.any_(priorities))
+            where.append(_one_of(c.priority, params.priorities, sa.SmallInteger))
         if params.tags is not None:
             tags = sa.cast(_bind(list(params.tags), _TEXT_ARRAY), pg.ARRAY(sa.VARCHAR(255)))
             where.append(c.tags.overlap(tags))
         if params.metadata is not None:
             where.append(c.metadata.contains(_jsonb(json.dumps(params.metadata))))
+        if params.order_by is JobListOrderBy.FINALIZED_AT and params.states is not None:
+            if set(params.states) <= FINAL_STATES:  # implied: lets the partial index serve
+                where.append(c.finalized_at.is_not(None))
         if params.after is not None:
             value, after_id = params.after
             id_after = c.id < after_id if params.descending else c.id > after_id
             if params.order_by is JobListOrderBy.ID:
                 where.append(id_after)
+            elif params.order_by is JobListOrderBy.QUEUE_PRIORITY_SCHEDULED_AT:
+                columns = [c[name] for name in (*_FETCH_ORDER_COLUMNS, "id")]
+                values = (*value, after_id)
+                row = sa.tuple_(*columns)
+                after = sa.tuple_(*(_bind(v, k.type) for v, k in zip(values, columns, strict=True)))
+                where.append(row < after if params.descending else row > after)
             else:
                 column = c[_ORDER_COLUMNS[params.order_by]]
                 cursor = _bind(value, column.type)
                 beyond = column < cursor if params.descending else column > cursor
-                where.append(sa.or_(beyond, sa.and_(column == cursor, id_after)))
+                # The redundant bound is an index condition; the OR alone is only a filter.
+                bound = column <= cursor if params.descending else column >= cursor
+                where.append(sa.and_(bound, sa.or_(beyond, sa.and_(column == cursor, id_after))))
         return where
 
     @staticmethod
     def _list_order(c: Any, params: JobListParams) -> list[ColumnElement[Any]]:
         columns = [c.id]
-        if params.order_by is not JobListOrderBy.ID:
+        if params.order_by is JobListOrderBy.QUEUE_PRIORITY_SCHEDULED_AT:
+            columns[:0] = [c[name] for name in _FETCH_ORDER_COLUMNS]
+        elif params.order_by is not JobListOrderBy.ID:
             columns.insert(0, c[_ORDER_COLUMNS[params.order_by]])
         return [col.desc() if params.descending else col.asc() for col in columns]
 
@@ -736,23 +775,101 @@ class SqlExecutor(Executor):
         stmt = sa.select(sa.func.count()).select_from(river_job).where(_j.state == _state(state))
         return int(self._execute(stmt).scalar_one())
 
-    def job_count_by_all_states(self) -> dict[JobState, int]:
+    def job_count_by_all_states(self, limit: int | None = None) -> dict[JobState, int]:
         counts = dict.fromkeys(JobState, 0)
-        stmt = sa.select(_j.state, sa.func.count()).group_by(_j.state)
+        stmt: sa.Select[Any] | sa.CompoundSelect[Any]
+        if limit is None:
+            stmt = sa.select(_j.state, sa.func.count()).group_by(_j.state)
+        else:
+            stmt = sa.union_all(
+                *(
+                    sa.select(_text(state.value), _count_limited(_j.state == _state(state), limit))
+                    for state in JobState
+                )
+            )
         for row in self._execute(stmt):
             counts[JobState(row[0])] = int(row[1])
         return counts
 
+    def job_count_by_queue_and_state(
+        self, queue_names: Sequence[str], limit: int | None = None
+    ) -> list[JobCountByQueueAndStateResult]:
+        names = sorted(set(queue_names))
+        queues = (
+            sa.func.unnest(_bind(names, _TEXT_ARRAY))
+            .table_valued(sa.column("queue", sa.Text))
+            .render_derived("queues")
+        )
+
+        def count(state: JobState) -> ColumnElement[int]:
+            where = sa.and_(_j.state == _state(state), _j.queue == queues.c.queue)
+            if limit is None:
+                return sa.select(sa.func.count()).where(where).scalar_subquery()
+            return _count_limited(where, limit, correlate=queues)
+
+        stmt = sa.select(queues.c.queue, count(JobState.AVAILABLE), count(JobState.RUNNING))
+        return [
+            JobCountByQueueAndStateResult(
+                queue=row[0], count_available=int(row[1]), count_running=int(row[2])
+            )
+            for row in self._execute(stmt.order_by(queues.c.queue))
+        ]
+
+    def job_count_estimate_by_state(self) -> dict[JobState, int]:
+        pages_now = sa.func.pg_relation_size(pg_class.c.oid) / sa.cast(
+            sa.func.current_setting(_text("block_size")), sa.BigInteger
+        )
+        stats = sa.and_(
+            pg_stats.c.schemaname == pg_namespace.c.nspname,
+            pg_stats.c.tablename == pg_class.c.relname,
+            pg_stats.c.attname == _text("state"),
+            sa.not_(pg_stats.c.inherited),
+        )
+        stmt = (
+            sa.select(
+                pg_class.c.reltuples,
+                pg_class.c.relpages,
+                pages_now,
+                sa.cast(sa.cast(pg_stats.c.most_common_vals, sa.Text), _TEXT_ARRAY),
+                pg_stats.c.most_common_freqs,
+            )
+            .join(pg_namespace, pg_namespace.c.oid == pg_class.c.relnamespace)
+            .outerjoin(pg_stats, stats)
+            .where(
+                self._index_schema(),
+                pg_class.c.relname == _text("river_job"),
+                pg_class.c.relkind == _text("r"),
+            )
+        )
+        row = self._execute(stmt).first()
+        if row is None or row[0] < 0 or row[3] is None:  # reltuples -1: never analyzed
+            return {}
+        reltuples, relpages, pages = float(row[0]), int(row[1]), float(row[2])
+        rows = reltuples / relpages * pages if relpages > 0 else reltuples  # the planner's scaling
+        return {
+            JobState(value): round(rows * freq) for value, freq in zip(row[3], row[4], strict=True)
+        }
+
     def job_kind_list(self, params: JobKindListParams) -> list[str]:
-        stmt = sa.select(_j.kind).distinct().order_by(_j.kind).limit(params.max)
+        # A skip scan of the kind index: one probe per distinct kind, not one row per job.
+        first = sa.select(_j.kind).where(_j.kind > _text(params.after)).order_by(_j.kind).limit(1)
+        kinds = sa.select(first.subquery().c.kind).cte("kinds", recursive=True)
+        following = (
+            sa.select(_j.kind).where(_j.kind > kinds.c.kind).order_by(_j.kind).limit(1)
+        ).scalar_subquery()
+        kinds = kinds.union_all(sa.select(following).where(kinds.c.kind.is_not(None)))
+        stmt = (
+            sa.select(kinds.c.kind)
+            .where(kinds.c.kind.is_not(None))
+            .order_by(kinds.c.kind)
+            .limit(params.max)
+        )
         if params.match:
             stmt = stmt.where(
-                _j.kind.ilike(sa.func.concat(_text("%"), _text(params.match), _text("%")))
+                kinds.c.kind.ilike(sa.func.concat(_text("%"), _text(params.match), _text("%")))
             )
-        if params.after:
-            stmt = stmt.where(_j.kind > _text(params.after))
         if params.exclude:
-            stmt = stmt.where(_j.kind != sa.all_(_bind(list(params.exclude), _TEXT_ARRAY)))
+            stmt = stmt.where(kinds.c.kind != sa.all_(_bind(list(params.exclude), _TEXT_ARRAY)))
         return list(self._execute(stmt).scalars())
 
     # -- jobs: admin -----------------------------------------------------------------------
@@ -1101,6 +1218,17 @@ class SqlExecutor(Executor):
     def queue_list(self, max: int = 100) -> list[Queue]:
         stmt = sa.select(*_QUEUE_COLUMNS).order_by(river_queue.c.name).limit(max)
         return [_queue(row) for row in self._execute(stmt)]
+
+    def queue_name_list(self, params: QueueNameListParams) -> list[str]:
+        name = river_queue.c.name
+        stmt = sa.select(name).where(name > _text(params.after)).order_by(name).limit(params.max)
+        if params.match:
+            stmt = stmt.where(
+                name.ilike(sa.func.concat(_text("%"), _text(params.match), _text("%")))
+            )
+        if params.exclude:
+            stmt = stmt.where(name != sa.all_(_bind(list(params.exclude), _TEXT_ARRAY)))
+        return list(self._execute(stmt).scalars())
 
     def _queue_set_paused(self, name: str, paused: bool, now: datetime | None) -> bool:
         c = river_queue.c

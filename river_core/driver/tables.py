@@ -102,6 +102,8 @@ pg_class = sa.Table(
     sa.Column("relname", sa.Text),
     sa.Column("relnamespace", pg.OID),
     sa.Column("relkind", sa.Text),
+    sa.Column("reltuples", sa.Float),
+    sa.Column("relpages", sa.Integer),
     schema="pg_catalog",
 )
 pg_namespace = sa.Table(
@@ -116,6 +118,19 @@ pg_index = sa.Table(
     sa.MetaData(),
     sa.Column("indexrelid", pg.OID),
     sa.Column("indisvalid", sa.Boolean),
+    schema="pg_catalog",
+)
+
+# The planner's column statistics, for count estimates that read no rows.
+pg_stats = sa.Table(
+    "pg_stats",
+    sa.MetaData(),
+    sa.Column("schemaname", sa.Text),
+    sa.Column("tablename", sa.Text),
+    sa.Column("attname", sa.Text),
+    sa.Column("inherited", sa.Boolean),
+    sa.Column("most_common_vals", sa.Text),  # anyarray: read as text[] through text
+    sa.Column("most_common_freqs", pg.ARRAY(sa.Float)),
     schema="pg_catalog",
 )
 
