@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from river_core.driver import Driver, Executor, JobSetStateIfRunningParams
 from river_core.errors import DatabaseError
 from river_core.job import JobRow
-from river_core.runtime.db import run_in_tx
+from river_core.runtime.db import run_one_statement
 
 log = logging.getLogger("river.completer")
 
@@ -90,7 +90,7 @@ class Completer:
         while self._pending:
             batch = self._pending[: self._max_batch]
             try:
-                rows = await run_in_tx(self._driver, functools.partial(self._write, batch))
+                rows = await run_one_statement(self._driver, functools.partial(self._write, batch))
             except (DatabaseError, DBAPIError, OSError) as exc:
                 log.warning("completer: writing %d outcomes failed, retrying: %s", len(batch), exc)
                 await asyncio.sleep(backoff)

@@ -11,7 +11,7 @@ from typing import Any
 from river_core.driver import Driver, JobGetAvailableParams, JobSetStateIfRunningParams
 from river_core.job import JobRow
 from river_core.runtime.completer import Completer
-from river_core.runtime.db import run_in_tx
+from river_core.runtime.db import run_one_statement
 from river_core.runtime.job_executor import (
     Execution,
     ExecutorSettings,
@@ -135,7 +135,7 @@ class Producer:
             if free <= 0 or self._completer.pending >= 4 * self.max_workers + 10_000:
                 continue
             try:
-                rows = await run_in_tx(
+                rows = await run_one_statement(
                     self._driver,
                     lambda ex, n=free: ex.job_get_available(
                         JobGetAvailableParams(
