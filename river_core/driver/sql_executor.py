@@ -545,21 +545,38 @@ class SqlExecutor(Executor):
 
     # -- jobs: work ------------------------------------------------------------------------
     def job_get_available(self, params: JobGetAvailableParams) -> list[JobRow]:
-        now = _now_or(params.now)
+        stmt = self._statement("get_available", self._build_get_available)
+        values = {
+            "p_now": params.now,
+            "p_queue": params.queue,
+            "p_max_to_lock": params.max_to_lock,
+            "p_max_attempted_by": params.max_attempted_by,
+            "p_client_id": params.client_id,
+        }
+        jobs = [
+            _job_row(row)
+            for row in self.conn.execute(stmt, values, execution_options=self._options)
+        ]
+        jobs.sort(key=lambda job: (job.priority, job.scheduled_at, job.id))
+        return jobs
+
+    @staticmethod
+    def _build_get_available() -> sa.Executable:
+        now = sa.func.coalesce(sa.bindparam("p_now", type_=TIMESTAMPTZ), sa.func.now())
         locked = (
             sa.select(_j.id)
             .where(
                 _j.state == _state(JobState.AVAILABLE),
-                _j.queue == _text(params.queue),
+                _j.queue == sa.bindparam("p_queue", type_=sa.Text),
                 _j.scheduled_at <= now,
             )
             .order_by(_j.priority, _j.scheduled_at, _j.id)
-            .limit(_bind(params.max_to_lock, sa.Integer))
+            .limit(sa.bindparam("p_max_to_lock", type_=sa.Integer))
             .with_for_update(skip_locked=True)
             .cte("locked_jobs")
         )
         length = sa.func.array_length(_j.attempted_by, 1, type_=sa.Integer)
-        max_attempted_by = _bind(params.max_attempted_by, sa.Integer)
+        max_attempted_by = sa.bindparam("p_max_attempted_by", type_=sa.Integer)
         attempted_by = sa.func.array_append(
             sa.case(
                 # Keep the newest max_attempted_by - 1 entries (arrays index from 1).
@@ -569,10 +586,10 @@ class SqlExecutor(Executor):
                 ),
                 else_=_j.attempted_by,
             ),
-            _text(params.client_id),
+            sa.bindparam("p_client_id", type_=sa.Text),
             type_=_TEXT_ARRAY,
         )
-        stmt = (
+        return (
             sa.update(river_job)
             .values(
                 state=_state(JobState.RUNNING),
@@ -583,9 +600,6 @@ class SqlExecutor(Executor):
             .where(_j.id == locked.c.id)
             .returning(*_job_columns(_j))
         )
-        jobs = self._jobs(stmt)
-        jobs.sort(key=lambda job: (job.priority, job.scheduled_at, job.id))
-        return jobs
 
     def job_set_state_if_running_many(
         self,
@@ -596,33 +610,50 @@ class SqlExecutor(Executor):
     ) -> list[JobRow]:
         if not outcomes:
             return []
+        values = {
+            "p_id": [o.id for o in outcomes],
+            "p_attempt_do_update": [o.attempt is not None for o in outcomes],
+            "p_attempt": [o.attempt or 0 for o in outcomes],
+            "p_errors_do_update": [o.error is not None for o in outcomes],
+            "p_errors": [None if o.error is None else o.error.decode() for o in outcomes],
+            "p_finalized_at_do_update": [o.finalized_at is not None for o in outcomes],
+            "p_finalized_at": [o.finalized_at for o in outcomes],
+            "p_metadata_do_merge": [o.metadata_updates is not None for o in outcomes],
+            "p_metadata_updates": [(o.metadata_updates or b"{}").decode() for o in outcomes],
+            "p_scheduled_at_do_update": [o.scheduled_at is not None for o in outcomes],
+            "p_scheduled_at": [o.scheduled_at for o in outcomes],
+            "p_state": [o.state.value for o in outcomes],
+            "p_now": now,
+        }
+        if not returning:
+            stmt = self._statement("set_state", lambda: self._build_set_state(returning=False))
+            self.conn.execute(stmt, values, execution_options=self._options)
+            return []
+        stmt = self._statement("set_state_returning", lambda: self._build_set_state(returning=True))
+        return [
+            _job_row(row)
+            for row in self.conn.execute(stmt, values, execution_options=self._options)
+        ]
+
+    @staticmethod
+    def _build_set_state(*, returning: bool) -> sa.Executable:
+        """River's JobSetStateIfRunningMany over arrays bound by name (one row per outcome)."""
         job_input = sa.select(
-            _unnest([o.id for o in outcomes], sa.BigInteger).label("id"),
-            _unnest([o.attempt is not None for o in outcomes], sa.Boolean).label(
-                "attempt_do_update"
-            ),
-            _unnest([o.attempt or 0 for o in outcomes], sa.Integer).label("attempt"),
-            _unnest([o.error is not None for o in outcomes], sa.Boolean).label("errors_do_update"),
-            _unnest_jsonb([None if o.error is None else o.error.decode() for o in outcomes]).label(
-                "errors"
-            ),
-            _unnest([o.finalized_at is not None for o in outcomes], sa.Boolean).label(
-                "finalized_at_do_update"
-            ),
-            _unnest([o.finalized_at for o in outcomes], TIMESTAMPTZ).label("finalized_at"),
-            _unnest([o.metadata_updates is not None for o in outcomes], sa.Boolean).label(
-                "metadata_do_merge"
-            ),
-            _unnest_jsonb([(o.metadata_updates or b"{}").decode() for o in outcomes]).label(
-                "metadata_updates"
-            ),
-            _unnest([o.scheduled_at is not None for o in outcomes], sa.Boolean).label(
-                "scheduled_at_do_update"
-            ),
-            _unnest([o.scheduled_at for o in outcomes], TIMESTAMPTZ).label("scheduled_at"),
-            _unnest_states(o.state for o in outcomes).label("state"),
+            _unnest_param("p_id", sa.BigInteger).label("id"),
+            _unnest_param("p_attempt_do_update", sa.Boolean).label("attempt_do_update"),
+            _unnest_param("p_attempt", sa.Integer).label("attempt"),
+            _unnest_param("p_errors_do_update", sa.Boolean).label("errors_do_update"),
+            _unnest_jsonb_param("p_errors").label("errors"),
+            _unnest_param("p_finalized_at_do_update", sa.Boolean).label("finalized_at_do_update"),
+            _unnest_param("p_finalized_at", TIMESTAMPTZ).label("finalized_at"),
+            _unnest_param("p_metadata_do_merge", sa.Boolean).label("metadata_do_merge"),
+            _unnest_jsonb_param("p_metadata_updates").label("metadata_updates"),
+            _unnest_param("p_scheduled_at_do_update", sa.Boolean).label("scheduled_at_do_update"),
+            _unnest_param("p_scheduled_at", TIMESTAMPTZ).label("scheduled_at"),
+            sa.cast(_unnest_param("p_state", sa.Text), JOB_STATE).label("state"),
         ).cte("job_input")
         ji = job_input.c
+        now = sa.func.coalesce(sa.bindparam("p_now", type_=TIMESTAMPTZ), sa.func.now())
         running = _j.state == _state(JobState.RUNNING)
         # A retry of a job whose cancellation was requested while it ran becomes cancelled.
         cancel_instead = sa.and_(
@@ -644,7 +675,7 @@ class SqlExecutor(Executor):
                     else_=_j.errors,
                 ),
                 finalized_at=sa.case(
-                    (sa.and_(running, cancel_instead), _now_or(now)),
+                    (sa.and_(running, cancel_instead), now),
                     (sa.and_(running, ji.finalized_at_do_update), ji.finalized_at),
                     else_=_j.finalized_at,
                 ),
@@ -668,8 +699,7 @@ class SqlExecutor(Executor):
             .where(_j.id == ji.id, sa.or_(running, ji.metadata_do_merge))
         )
         if not returning:
-            self._execute(update)
-            return []
+            return update
         updated = update.returning(*river_job.c).cte("updated")
         untouched = (
             sa.select(*_job_columns(_j))
@@ -677,7 +707,7 @@ class SqlExecutor(Executor):
             .where(~sa.exists().where(updated.c.id == _j.id))
         )
         stmt = sa.union_all(untouched, sa.select(*_job_columns(updated.c)))
-        return self._jobs(stmt.order_by(stmt.selected_columns.id))
+        return stmt.order_by(stmt.selected_columns.id)
 
     # -- jobs: read ------------------------------------------------------------------------
     def job_get_by_id(self, job_id: int) -> JobRow | None:
