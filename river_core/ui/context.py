@@ -1,0 +1,28 @@
+"""What every route of one dashboard shares: the database, its settings, the count caches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from river_core.ui.counts import Cached, QueueSummary, StateCounts, queue_summaries, state_counts
+from river_core.ui.database import Database
+
+
+@dataclass(eq=False)
+class UiContext:
+    db: Database
+    read_only: bool
+    hide_args: bool
+    refresh_interval: float
+    prefix: str
+    counts: Cached[StateCounts] = field(init=False)
+    queues: Cached[list[QueueSummary]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counts = Cached(lambda: self.db.run(state_counts, autocommit=True))
+        self.queues = Cached(lambda: self.db.run(queue_summaries, autocommit=True))
+
+    def changed(self) -> None:
+        """Jobs or queues changed here: the next page shows fresh counts."""
+        self.counts.invalidate()
+        self.queues.invalidate()
