@@ -3,7 +3,8 @@
 from river_core.client import AsyncClient, Client, InsertResult
 from river_core.config import Config, QueueConfig
 from river_core.cron import CronSyntaxError, cron_schedule
-from river_core.driver import JobListOrderBy, JobListParams, Queue
+from river_core.driver import JobInsertParams, JobListOrderBy, JobListParams, Queue
+from river_core.error_handler import ErrorHandler, ErrorHandlerResult
 from river_core.errors import (
     ConnectionLostError,
     DatabaseError,
@@ -19,9 +20,13 @@ from river_core.errors import (
     UnknownJobKindError,
     ValidationError,
 )
+from river_core.events import Event, EventKind, JobStatistics, Subscription
+from river_core.hooks import HookInsertBegin, HookWorkBegin, HookWorkEnd
 from river_core.insert_opts import InsertOpts, UniqueOpts
 from river_core.insert_params import InsertManyParams
 from river_core.job import AttemptError, JobRow, JobState
+from river_core.job_complete_tx import complete_tx, complete_tx_sync
+from river_core.middleware import InsertMiddleware, WorkerMiddleware
 from river_core.retry_policy import DefaultRetryPolicy, RetryPolicy
 from river_core.schedules import Schedule, interval_schedule
 from river_core.unique import unique_key
@@ -44,19 +49,29 @@ __all__ = [
     "CronSyntaxError",
     "DatabaseError",
     "DefaultRetryPolicy",
+    "ErrorHandler",
+    "ErrorHandlerResult",
+    "Event",
+    "EventKind",
+    "HookInsertBegin",
+    "HookWorkBegin",
+    "HookWorkEnd",
     "InsertManyParams",
+    "InsertMiddleware",
     "InsertOpts",
     "InsertResult",
     "InvalidSchemaNameError",
     "Job",
     "JobCancel",
     "JobCancelledRemotelyError",
+    "JobInsertParams",
     "JobListOrderBy",
     "JobListParams",
     "JobNotFoundError",
     "JobRow",
     "JobSnooze",
     "JobState",
+    "JobStatistics",
     "JobTimeoutError",
     "NotFoundError",
     "QueryCanceledError",
@@ -68,12 +83,16 @@ __all__ = [
     "Schedule",
     "SchemaVersionError",
     "SerializationFailureError",
+    "Subscription",
     "UniqueOpts",
     "UniqueViolationError",
     "UnknownJobKindError",
     "ValidationError",
     "Worker",
+    "WorkerMiddleware",
     "Workers",
+    "complete_tx",
+    "complete_tx_sync",
     "cron_schedule",
     "interval_schedule",
     "unique_key",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from river_core import admin
 from river_core.config import Config, QueueConfig
@@ -21,17 +21,18 @@ from river_core.driver import (
     Queue,
 )
 from river_core.errors import RiverError, SchemaVersionError, ValidationError
+from river_core.events import DEFAULT_SUBSCRIPTION_SIZE, EventKind, Subscription, Subscriptions
+from river_core.insert_chain import InsertChain
 from river_core.insert_opts import InsertOpts
-from river_core.insert_params import (
-    InsertManyParams,
-    build_insert_params,
-    build_insert_params_many,
-)
+from river_core.insert_params import InsertManyParams, build_insert_params_many
 from river_core.job import JobRow
 from river_core.retry_policy import DefaultRetryPolicy
 from river_core.runtime.engine import Engine
 from river_core.schema_version import LATEST_VERSION
 from river_core.validation import validate_metadata, validate_queue
+
+if TYPE_CHECKING:
+    from river_core.sync_runtime import BackgroundRuntime
 
 T = TypeVar("T")
 log = logging.getLogger("river.client")
@@ -60,30 +61,57 @@ def _mapped_errors(driver: Driver) -> Iterator[None]:
         raise mapped from exc
 
 
+InsertOp = Callable[[Executor, list[JobInsertParams]], T]
+
+
 class _ClientBase:
     def __init__(self, driver: Driver, config: Config | None = None) -> None:
         self.driver = driver
         self.config = config if config is not None else Config()
+        self._insert_chain = InsertChain(self.config.hooks, self.config.middleware)
 
-    def _params(self, args: Any, insert_opts: InsertOpts | None) -> JobInsertParams:
-        return build_insert_params(args, insert_opts, self.config)
+    def _one(
+        self, args: Any, insert_opts: InsertOpts | None
+    ) -> tuple[Callable[[Executor], InsertResult], bool]:
+        """Insert one job: see `_prepare`."""
+        return self._prepare([(args, insert_opts)], lambda ex, ps: admin.insert_many(ex, ps)[0])
 
-    def _many_params(self, items: ManyArgs) -> list[JobInsertParams]:
+    def _many(self, items: ManyArgs, op: InsertOp[T]) -> tuple[Callable[[Executor], T], bool]:
+        """Insert a batch with `op`: see `_prepare`."""
         if not items:
             raise ValidationError("args", "insert_many needs at least one job")
-        return build_insert_params_many(
+        return self._prepare(
             (
                 (item.args, item.insert_opts)
                 if isinstance(item, InsertManyParams)
                 else (item, None)
                 for item in items
             ),
-            self.config,
+            op,
         )
+
+    def _prepare(
+        self, items: Iterable[tuple[Any, InsertOpts | None]], op: InsertOp[T]
+    ) -> tuple[Callable[[Executor], T], bool]:
+        """Validate and encode the jobs (typed errors before anything is sent), and return the
+        Executor callable inserting them with `op` through the insert hooks and middleware,
+        and whether it is a single statement (then fine in autocommit: with middleware it is
+        not, since a middleware failing after the insert must roll it back)."""
+        args_types: dict[str, type[Any]] = {}
+        params = build_insert_params_many(items, self.config, args_types)
+        runner = self._insert_chain.runner(args_types)
+        if runner is None:
+            return (lambda ex: op(ex, params)), True
+        return (lambda ex: runner(params, lambda chained: op(ex, chained))), False
 
 
 class Client(_ClientBase):
-    """The sync client: inserts and admin operations, no event loop needed."""
+    """The sync client: inserts and admin operations, no event loop needed; `start()` works
+    jobs in a background thread."""
+
+    def __init__(self, driver: Driver, config: Config | None = None) -> None:
+        super().__init__(driver, config)
+        self._background: BackgroundRuntime | None = None
 
     def _run(self, fn: Any, *, one_statement: bool = False) -> Any:
         """Run `fn` on a new connection, in a transaction (committed when it returns) or, for
@@ -99,37 +127,33 @@ class Client(_ClientBase):
             return fn(ex)
 
     def insert(self, args: Any, insert_opts: InsertOpts | None = None) -> InsertResult:
-        params = self._params(args, insert_opts)
-        result: InsertResult = self._run(
-            lambda ex: admin.insert_many(ex, [params])[0], one_statement=True
-        )
+        fn, one_statement = self._one(args, insert_opts)
+        result: InsertResult = self._run(fn, one_statement=one_statement)
         return result
 
     def insert_tx(self, tx: Any, args: Any, insert_opts: InsertOpts | None = None) -> InsertResult:
-        params = self._params(args, insert_opts)
-        result: InsertResult = self._run_tx(tx, lambda ex: admin.insert_many(ex, [params])[0])
+        fn, _ = self._one(args, insert_opts)
+        result: InsertResult = self._run_tx(tx, fn)
         return result
 
     def insert_many(self, items: ManyArgs) -> list[InsertResult]:
-        params = self._many_params(items)
-        results: list[InsertResult] = self._run(
-            lambda ex: admin.insert_many(ex, params), one_statement=True
-        )
+        fn, one_statement = self._many(items, admin.insert_many)
+        results: list[InsertResult] = self._run(fn, one_statement=one_statement)
         return results
 
     def insert_many_tx(self, tx: Any, items: ManyArgs) -> list[InsertResult]:
-        params = self._many_params(items)
-        results: list[InsertResult] = self._run_tx(tx, lambda ex: admin.insert_many(ex, params))
+        fn, _ = self._many(items, admin.insert_many)
+        results: list[InsertResult] = self._run_tx(tx, fn)
         return results
 
     def insert_many_fast(self, items: ManyArgs) -> int:
-        params = self._many_params(items)
-        count: int = self._run(lambda ex: admin.insert_many_fast(ex, params))
+        fn, _ = self._many(items, admin.insert_many_fast)
+        count: int = self._run(fn)
         return count
 
     def insert_many_fast_tx(self, tx: Any, items: ManyArgs) -> int:
-        params = self._many_params(items)
-        count: int = self._run_tx(tx, lambda ex: admin.insert_many_fast(ex, params))
+        fn, _ = self._many(items, admin.insert_many_fast)
+        count: int = self._run_tx(tx, fn)
         return count
 
     def job_get(self, job_id: int) -> JobRow:
@@ -178,6 +202,39 @@ class Client(_ClientBase):
         queue: Queue = self._run(lambda ex: admin.queue_update(ex, name, encoded))
         return queue
 
+    # -- runtime ---------------------------------------------------------------------------
+    @property
+    def started(self) -> bool:
+        return self._background is not None
+
+    def start(self) -> None:
+        """Work the configured queues in a background thread running the async runtime (with
+        its own async engine, built from this client's engine URL and DBAPI). Returns once
+        started; raises what starting raised."""
+        from river_core.sync_runtime import BackgroundRuntime
+
+        if self._background is not None:
+            raise RiverError("client is already started")
+        if not self.config.workers:
+            raise RiverError("a client that works jobs needs at least one registered worker")
+        background = BackgroundRuntime(self)
+        background.start()
+        self._background = background
+
+    def stop(self) -> None:
+        """Soft stop: let running jobs finish (up to `soft_stop_timeout`), write every
+        outcome, then dispose of the background runtime's engine."""
+        self._stop(hard=False)
+
+    def stop_and_cancel(self) -> None:
+        """Hard stop: cancel running jobs (they go back to `available`), then stop."""
+        self._stop(hard=True)
+
+    def _stop(self, *, hard: bool) -> None:
+        background, self._background = self._background, None
+        if background is not None:
+            background.stop(hard=hard)
+
 
 class AsyncClient(_ClientBase):
     """The async client: inserts, admin operations, and the worker runtime (`start`/`stop`)."""
@@ -187,6 +244,7 @@ class AsyncClient(_ClientBase):
         policy = self.config.retry_policy or DefaultRetryPolicy()
         self._next_retry = lambda row: policy.next_retry(row, datetime.now(UTC))
         self._engine: Engine | None = None
+        self._events = Subscriptions()
         self._stopping: asyncio.Future[None] | None = None  # the stop under way, if any
         self._stopping_engine: Engine | None = None
         self._owner_stop: asyncio.Task[None] | None = None
@@ -206,41 +264,35 @@ class AsyncClient(_ClientBase):
 
     # -- inserts ---------------------------------------------------------------------------
     async def insert(self, args: Any, insert_opts: InsertOpts | None = None) -> InsertResult:
-        params = self._params(args, insert_opts)
-        result: InsertResult = await self._run(
-            lambda ex: admin.insert_many(ex, [params])[0], one_statement=True
-        )
+        fn, one_statement = self._one(args, insert_opts)
+        result: InsertResult = await self._run(fn, one_statement=one_statement)
         return result
 
     async def insert_tx(
         self, tx: Any, args: Any, insert_opts: InsertOpts | None = None
     ) -> InsertResult:
-        params = self._params(args, insert_opts)
-        result: InsertResult = await self._run_tx(tx, lambda ex: admin.insert_many(ex, [params])[0])
+        fn, _ = self._one(args, insert_opts)
+        result: InsertResult = await self._run_tx(tx, fn)
         return result
 
     async def insert_many(self, items: ManyArgs) -> list[InsertResult]:
-        params = self._many_params(items)
-        results: list[InsertResult] = await self._run(
-            lambda ex: admin.insert_many(ex, params), one_statement=True
-        )
+        fn, one_statement = self._many(items, admin.insert_many)
+        results: list[InsertResult] = await self._run(fn, one_statement=one_statement)
         return results
 
     async def insert_many_tx(self, tx: Any, items: ManyArgs) -> list[InsertResult]:
-        params = self._many_params(items)
-        results: list[InsertResult] = await self._run_tx(
-            tx, lambda ex: admin.insert_many(ex, params)
-        )
+        fn, _ = self._many(items, admin.insert_many)
+        results: list[InsertResult] = await self._run_tx(tx, fn)
         return results
 
     async def insert_many_fast(self, items: ManyArgs) -> int:
-        params = self._many_params(items)
-        count: int = await self._run(lambda ex: admin.insert_many_fast(ex, params))
+        fn, _ = self._many(items, admin.insert_many_fast)
+        count: int = await self._run(fn)
         return count
 
     async def insert_many_fast_tx(self, tx: Any, items: ManyArgs) -> int:
-        params = self._many_params(items)
-        count: int = await self._run_tx(tx, lambda ex: admin.insert_many_fast(ex, params))
+        fn, _ = self._many(items, admin.insert_many_fast)
+        count: int = await self._run_tx(tx, fn)
         return count
 
     # -- admin -----------------------------------------------------------------------------
@@ -302,7 +354,22 @@ class AsyncClient(_ClientBase):
             return
         for queue, producer in self._engine.producers.items():
             if name in ("*", queue):
-                producer.pause() if paused else producer.resume()
+                self._engine.set_paused(producer, paused=paused)
+
+    # -- events ----------------------------------------------------------------------------
+    def subscribe(
+        self, kinds: Iterable[EventKind | str], *, size: int = DEFAULT_SUBSCRIPTION_SIZE
+    ) -> Subscription:
+        """Receive the events of `kinds` (River's `Subscribe`), at most `size` buffered.
+
+        Events of jobs are emitted after their outcome is written; a full buffer drops events
+        (counted in `Subscription.dropped`, logged) rather than slow the client down. The
+        subscription ends when this client stops, or on `close()`:
+
+            with client.subscribe([EventKind.JOB_COMPLETED]) as events:
+                async for event in events: ...
+        """
+        return self._events.subscribe(kinds, size)
 
     # -- runtime ---------------------------------------------------------------------------
     @property
@@ -321,7 +388,7 @@ class AsyncClient(_ClientBase):
         version = await self._run(lambda ex: ex.schema_version())
         if version < LATEST_VERSION:
             raise SchemaVersionError(version, LATEST_VERSION)
-        engine = Engine(self.driver, self.config, self._next_retry)
+        engine = Engine(self.driver, self.config, self._next_retry, events=self._events)
         self._engine = engine
         try:
             await engine.start()
@@ -377,3 +444,4 @@ class AsyncClient(_ClientBase):
             for producer in self._stopping_engine.producers.values():
                 producer.stop_running_jobs()
         await asyncio.shield(self._stopping)
+        self._events.close_all()  # every outcome is written and its event emitted

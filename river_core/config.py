@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from river_core.error_handler import ErrorHandler
 from river_core.errors import ValidationError
+from river_core.hooks import validate_hooks
+from river_core.middleware import validate_middleware
 from river_core.schedules import Schedule
 from river_core.worker import Workers
 
@@ -88,6 +92,11 @@ class Config:
     completer_max_batch: int = 5_000
     sync_worker_threads: int = 32
     retry_policy: Any = None  # a RetryPolicy; None: River's default
+    # Global hooks and middleware (`river_core.hooks`, `river_core.middleware`), run before
+    # those of args types and workers; the error handler may override a failed job's outcome.
+    hooks: Sequence[object] = ()
+    middleware: Sequence[object] = ()
+    error_handler: ErrorHandler | None = None
     # Move the objects alive at start (modules, classes, SQLAlchemy's caches) out of the cyclic
     # garbage collector's generations (`gc.freeze()`), so its full collections stay cheap.
     gc_freeze_on_start: bool = True
@@ -128,3 +137,9 @@ class Config:
             raise ValidationError("max_attempts", f"must be >= 1, got {self.max_attempts!r}")
         if not self.id or len(self.id) > 100:
             raise ValidationError("id", "must be 1..100 characters")
+        self.hooks = validate_hooks(self.hooks, "hooks")
+        self.middleware = validate_middleware(self.middleware, "middleware")
+        if self.error_handler is not None and not callable(
+            getattr(self.error_handler, "handle_error", None)
+        ):
+            raise ValidationError("error_handler", "must have a handle_error(job, error) method")

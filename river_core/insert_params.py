@@ -30,14 +30,17 @@ def build_insert_params(
 
 
 def build_insert_params_many(
-    items: Iterable[tuple[Any, InsertOpts | None]], config: Config
+    items: Iterable[tuple[Any, InsertOpts | None]],
+    config: Config,
+    args_types: dict[str, type[Any]] | None = None,
 ) -> list[JobInsertParams]:
     """Validate and encode jobs, all at one `now`; raises a typed error before anything is sent.
 
     Jobs of one kind given the same options objects share one resolution of those options (what
     is valid for one is valid for all), so a batch costs about one args encoding per job; a
     unique job, whose key depends on its args, is resolved alone. A client with workers refuses
-    kinds none of them handles (River's check).
+    kinds none of them handles (River's check). `args_types`, if given, receives the args
+    class of each kind (for the insert hooks and middleware declared on it).
     """
     now = datetime.now(UTC)
     defaults = InsertOpts(max_attempts=config.max_attempts)
@@ -67,6 +70,8 @@ def build_insert_params_many(
         )
         if config.workers and config.workers.get(resolved.kind) is None:
             raise UnknownJobKindError(resolved.kind)
+        if args_types is not None:
+            args_types[resolved.kind] = type(args)
         params = JobInsertParams(
             kind=resolved.kind,
             encoded_args=resolved.encoded_args,

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from river_core.errors import RiverError
+from river_core.errors import RiverError, ValidationError
 from river_core.job import AttemptError, JobRow
+from river_core.job_args import args_kind_aliases
+
+if TYPE_CHECKING:
+    from river_core.driver import Driver
 
 ArgsT = TypeVar("ArgsT")
+MAX_OUTPUT_BYTES = 32 * 1024 * 1024  # River's limit of a recorded output (encoded)
 
 
 class JobSnooze(Exception):
@@ -60,6 +66,7 @@ class Job(Generic[ArgsT]):
     args: ArgsT
     _stop: bool = dataclasses.field(default=False, repr=False)
     metadata_updates: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    _driver: Driver | None = dataclasses.field(default=None, repr=False)  # for `complete_tx`
 
     id = property(lambda self: self.row.id)
     kind = property(lambda self: self.row.kind)
@@ -79,6 +86,19 @@ class Job(Generic[ArgsT]):
     def errors(self) -> list[AttemptError]:
         return self.row.errors
 
+    def set_metadata(self, key: str, value: Any) -> None:
+        """Merge `key: value` into the job's metadata when this attempt ends, whatever its
+        outcome (River's `MetadataSet`); usable from the worker, middleware and hooks."""
+        if key.startswith("river:"):
+            raise ValidationError("metadata", "keys prefixed with `river:` are River's own")
+        self.metadata_updates[key] = _json_value("metadata", value)
+
+    def record_output(self, output: Any) -> None:
+        """Store `output` (JSON, at most 32 MB encoded) in the job's metadata under "output"
+        when this attempt ends, whatever its outcome (River's `RecordOutput`); the last call
+        wins."""
+        self.metadata_updates["output"] = _json_value("output", output, MAX_OUTPUT_BYTES)
+
     def should_stop(self) -> bool:
         """True once the job timed out, was cancelled remotely, or the client stops hard."""
         return self._stop
@@ -87,14 +107,28 @@ class Job(Generic[ArgsT]):
         self._stop = True  # a plain attribute: sync workers poll it from their thread
 
 
+def _json_value(field: str, value: Any, max_bytes: int | None = None) -> Any:
+    """A copy of `value` as JSON will store it; a typed error if it is not JSON or too big."""
+    try:
+        encoded = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(field, f"must be JSON-encodable: {exc}") from None
+    if max_bytes is not None and len(encoded.encode()) > max_bytes:
+        raise ValidationError(field, f"is too large: over {max_bytes // (1024 * 1024)} MB")
+    return json.loads(encoded)
+
+
 class Worker(Generic[ArgsT]):
     """Base class of workers. The args type comes from the type parameter: `Worker[SortArgs]`.
 
     `work` is `async def` (runs on the event loop) or plain `def` (runs in a thread pool).
+    `hooks` and `middleware` apply to this worker's jobs only (see `river_core.hooks`).
     """
 
     args_type: ClassVar[type[Any]]
     timeout: float | timedelta | None = None  # None: the client's job timeout; 0: no timeout
+    hooks: Sequence[object] = ()
+    middleware: Sequence[object] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -165,7 +199,7 @@ class Workers:
         args_type = getattr(type(worker), "args_type", None)
         if args_type is None:
             raise TypeError(f"{type(worker).__name__} must subclass Worker[ArgsType]")
-        kinds = [kind_of(args_type), *getattr(args_type, "kind_aliases", ())]
+        kinds = [kind_of(args_type), *args_kind_aliases(args_type)]
         for kind in kinds:
             if kind in self._by_kind:
                 raise ValueError(f"a worker for kind {kind!r} is already registered")

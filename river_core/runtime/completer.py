@@ -16,7 +16,8 @@ from river_core.runtime.db import run_one_statement
 
 log = logging.getLogger("river.completer")
 
-WrittenCallback = Callable[[Sequence[tuple[JobSetStateIfRunningParams, JobRow]]], None]
+# Told of each written batch: its outcomes, and the rows after the write (in id order).
+WrittenCallback = Callable[[Sequence[JobSetStateIfRunningParams], Sequence[JobRow]], None]
 
 
 class Completer:
@@ -24,7 +25,8 @@ class Completer:
 
     Transient database errors (lost connection, serialization failure) are retried with backoff;
     outcomes stay queued until written. `submit` waits when too many outcomes are queued, which
-    slows fetching instead of growing memory without bound.
+    slows fetching instead of growing memory without bound. Rows are read back (RETURNING) for
+    `on_written` only while `wants_rows()` says someone needs them.
     """
 
     def __init__(
@@ -34,11 +36,13 @@ class Completer:
         flush_interval: float = 0.05,
         max_batch: int = 5_000,
         on_written: WrittenCallback | None = None,
+        wants_rows: Callable[[], bool] = lambda: True,
     ) -> None:
         self._driver = driver
         self._flush_interval = flush_interval
         self._max_batch = max_batch
         self._on_written = on_written
+        self._wants_rows = wants_rows
         self._pending: list[JobSetStateIfRunningParams] = []
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
@@ -82,15 +86,21 @@ class Completer:
             if self._stopping and not self._pending:
                 return
 
-    def _write(self, batch: list[JobSetStateIfRunningParams], ex: Executor) -> list[JobRow]:
-        return ex.job_set_state_if_running_many(batch, returning=self._on_written is not None)
+    @staticmethod
+    def _write(
+        batch: list[JobSetStateIfRunningParams], returning: bool, ex: Executor
+    ) -> list[JobRow]:
+        return ex.job_set_state_if_running_many(batch, returning=returning)
 
     async def _flush(self) -> None:
         backoff = 0.05
         while self._pending:
             batch = self._pending[: self._max_batch]
+            returning = self._on_written is not None and self._wants_rows()
             try:
-                rows = await run_one_statement(self._driver, functools.partial(self._write, batch))
+                rows = await run_one_statement(
+                    self._driver, functools.partial(self._write, batch, returning)
+                )
             except (DatabaseError, DBAPIError, OSError) as exc:
                 log.warning("completer: writing %d outcomes failed, retrying: %s", len(batch), exc)
                 await asyncio.sleep(backoff)
@@ -105,6 +115,5 @@ class Completer:
             self.batches_written += 1
             if len(self._pending) < 4 * self._max_batch:
                 self._room.set()
-            if self._on_written is not None:
-                by_id = {row.id: row for row in rows}
-                self._on_written([(o, by_id[o.id]) for o in batch if o.id in by_id])
+            if returning and self._on_written is not None:
+                self._on_written(batch, rows)

@@ -18,6 +18,7 @@ from river_core.driver import (
     JobSetStateIfRunningParams,
     QueueCreateOrSetUpdatedAtParams,
 )
+from river_core.events import Event, EventKind, Subscriptions
 from river_core.job import JobRow
 from river_core.maintenance import (
     JobCleaner,
@@ -28,9 +29,10 @@ from river_core.maintenance import (
     Rescuer,
     Scheduler,
 )
-from river_core.runtime.completer import Completer, WrittenCallback
+from river_core.runtime.completer import Completer
 from river_core.runtime.db import run_in_tx
 from river_core.runtime.elector import Elector
+from river_core.runtime.job_events import JobEventFeed
 from river_core.runtime.job_executor import ExecutorSettings, ThreadRunner
 from river_core.runtime.notifier import Notifier
 from river_core.runtime.producer import Producer
@@ -50,22 +52,31 @@ class Engine:
         config: Config,
         next_retry: Callable[[JobRow], datetime],
         *,
-        on_written: WrittenCallback | None = None,
+        events: Subscriptions | None = None,
         on_job_done: Callable[[JobRow, JobSetStateIfRunningParams | None], None] | None = None,
     ) -> None:
         self.driver = driver
         self.config = config
-        self.completer = Completer(
-            driver,
-            flush_interval=config.completer_flush_interval,
-            max_batch=config.completer_max_batch,
-            on_written=on_written,
-        )
+        self.events = events if events is not None else Subscriptions()
         self._settings = ExecutorSettings(
             workers=config.workers,
             job_timeout=config.job_timeout,
             scheduler_interval=config.scheduler_interval,
             next_retry=next_retry,
+            hooks=config.hooks,
+            middleware=config.middleware,
+            error_handler=config.error_handler,
+            driver=driver,
+        )
+        feed = JobEventFeed(self.events, self._settings)
+        self.events.on_change = feed.follow
+        feed.follow()
+        self.completer = Completer(
+            driver,
+            flush_interval=config.completer_flush_interval,
+            max_batch=config.completer_max_batch,
+            on_written=feed.on_written,
+            wants_rows=lambda: self.events.wants_job_events,
         )
         self._threads = ThreadRunner(config.sync_worker_threads)
         self._on_job_done = on_job_done
@@ -155,6 +166,7 @@ class Engine:
             await self.notifier.stop()
         await self.completer.stop()
         self._settings.deadlines.close()
+        self.events.on_change = None
 
     def _wake_all(self) -> None:
         for producer in self.producers.values():
@@ -176,12 +188,17 @@ class Engine:
             job_id = message.get("job_id")
             if isinstance(job_id, int):
                 self.cancel_running_job(job_id)
-        elif action == "pause":
+        elif action in ("pause", "resume"):
             for producer in targets:
-                producer.pause()
-        elif action == "resume":
-            for producer in targets:
-                producer.resume()
+                self.set_paused(producer, paused=action == "pause")
+
+    def set_paused(self, producer: Producer, *, paused: bool) -> None:
+        """Pause or resume a producer; a change is a `queue_paused`/`queue_resumed` event."""
+        if producer.paused == paused:
+            return
+        producer.pause() if paused else producer.resume()
+        kind = EventKind.QUEUE_PAUSED if paused else EventKind.QUEUE_RESUMED
+        self.events.emit(Event(kind, queue=producer.queue))
 
     def cancel_running_job(self, job_id: int) -> bool:
         return any(p.cancel_job(job_id) for p in self.producers.values())
@@ -204,10 +221,7 @@ class Engine:
                 except Exception as exc:
                     log.warning("queue keeper: %s: %s", name, exc)
                     continue
-                if queue.paused_at is not None and not producer.paused:
-                    producer.pause()
-                elif queue.paused_at is None and producer.paused:
-                    producer.resume()
+                self.set_paused(producer, paused=queue.paused_at is not None)
 
 
 def _maintenance_services(

@@ -7,16 +7,19 @@ import inspect
 import json
 import logging
 import threading
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from river_core.driver import JobSetStateIfRunningParams, JobSetStateReason
+from river_core.driver import Driver, JobSetStateIfRunningParams, JobSetStateReason
+from river_core.error_handler import ErrorHandler, ErrorHandlerResult
 from river_core.errors import UnknownJobKindError
 from river_core.job import JobRow, JobState
 from river_core.runtime.deadlines import Deadlines
+from river_core.runtime.work_plan import WorkPlan, WorkPlans
 from river_core.snooze import next_snooze_count
 from river_core.worker import (
     Job,
@@ -38,13 +41,32 @@ class StopReason:
     CLIENT_STOP = "client_stop"
 
 
+@dataclass(frozen=True, slots=True)
+class JobTimings:
+    """When a job waited and ran (seconds), and when its outcome was ready (monotonic)."""
+
+    queue_wait: float
+    run: float
+    ended: float
+
+
 @dataclass(slots=True)
 class ExecutorSettings:
     workers: Workers
     job_timeout: float
     scheduler_interval: float
     next_retry: Callable[[JobRow], datetime]
+    hooks: Sequence[object] = ()
+    middleware: Sequence[object] = ()
+    error_handler: ErrorHandler | None = None
+    driver: Driver | None = None  # handed to each `Job` (for `complete_tx`)
     deadlines: Deadlines = field(default_factory=lambda: Deadlines(expire, still_working))
+    # Each outcome's timings by job id, recorded only while someone listens for job events.
+    timings: dict[int, JobTimings] | None = None
+    plans: WorkPlans = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.plans = WorkPlans(self.workers, self.hooks, self.middleware)
 
 
 def still_working(item: object) -> bool:
@@ -162,14 +184,16 @@ async def execute(
     execution.started = True
     row = execution.row
     started = datetime.now(UTC)
-    worker = settings.workers.get(row.kind)
+    plan = settings.plans.by_kind.get(row.kind) or settings.plans.build(row.kind)
+    worker = plan.worker if plan is not None else None
     metadata_updates: dict[str, Any] = {}
     job: Job[Any] | None = None
+    outcome: JobSetStateIfRunningParams | None
     try:
-        if worker is None:
+        if plan is None or worker is None:
             raise UnknownJobKindError(row.kind)
         args = decode_args(worker.args_type, row.args)
-        job = Job(row=row, args=args, metadata_updates=metadata_updates)
+        job = Job(row=row, args=args, metadata_updates=metadata_updates, _driver=settings.driver)
         execution.job = job
         if execution.stop_reason is not None:  # stopped before it ran: it does not run
             job._request_stop()
@@ -177,39 +201,59 @@ async def execute(
         timeout = worker.timeout_seconds()
         if timeout is None:
             timeout = settings.job_timeout
-        await _run_worker(
-            execution, worker, job, timeout if timeout > 0 else None, threads, settings.deadlines
+        limit = timeout if timeout > 0 else None
+        if plan.plain:
+            await _run_worker(execution, plan, job, limit, threads, settings.deadlines)
+        else:
+            await _Chain(execution, plan, job, limit, threads, settings).run()
+        outcome = JobSetStateIfRunningParams(
+            id=row.id,
+            state=JobState.COMPLETED,
+            reason=JobSetStateReason.COMPLETED,
+            finalized_at=datetime.now(UTC),
+            metadata_updates=_metadata_bytes(metadata_updates),
         )
     except asyncio.CancelledError:
         reason = execution.stop_reason
         if reason is None:
             raise
         if reason == StopReason.CLIENT_STOP:
-            return _interrupted(row, metadata_updates)
-        error: BaseException = (
-            JobCancel(JobCancelledRemotelyError())
-            if reason == StopReason.REMOTE_CANCEL
-            else JobTimeoutError(_timeout_of(worker, settings))
-        )
-        return _outcome_for_error(row, error, "", started, settings, worker, job, metadata_updates)
-    except Exception as exc:
-        if execution.stop_reason == StopReason.CLIENT_STOP and execution.in_thread:
-            return _interrupted(row, metadata_updates)
-        if execution.stop_reason == StopReason.REMOTE_CANCEL:
-            # As River: any error of a job cancelled remotely becomes the cancellation.
-            error = JobCancel(JobCancelledRemotelyError())
-            return _outcome_for_error(
+            outcome = _interrupted(row, metadata_updates)
+        else:
+            error = _stop_error(reason, worker, settings)
+            outcome = _outcome_for_error(
                 row, error, "", started, settings, worker, job, metadata_updates
             )
-        trace = "" if isinstance(exc, JobSnooze | JobCancel) else traceback.format_exc()
-        return _outcome_for_error(row, exc, trace, started, settings, worker, job, metadata_updates)
-    return JobSetStateIfRunningParams(
-        id=row.id,
-        state=JobState.COMPLETED,
-        reason=JobSetStateReason.COMPLETED,
-        finalized_at=datetime.now(UTC),
-        metadata_updates=_metadata_bytes(metadata_updates),
-    )
+    except Exception as exc:
+        if execution.stop_reason == StopReason.CLIENT_STOP and execution.in_thread:
+            outcome = _interrupted(row, metadata_updates)
+        elif execution.stop_reason == StopReason.REMOTE_CANCEL:
+            # As River: any error of a job cancelled remotely becomes the cancellation.
+            error = _stop_error(StopReason.REMOTE_CANCEL, worker, settings)
+            outcome = _outcome_for_error(
+                row, error, "", started, settings, worker, job, metadata_updates
+            )
+        else:
+            quiet = isinstance(exc, JobSnooze | JobCancel | JobTimeoutError)
+            trace = "" if quiet else traceback.format_exc()
+            outcome = _outcome_for_error(
+                row, exc, trace, started, settings, worker, job, metadata_updates
+            )
+    if settings.timings is not None:
+        ended = datetime.now(UTC)
+        settings.timings[row.id] = JobTimings(
+            queue_wait=max((started - row.scheduled_at).total_seconds(), 0.0),
+            run=(ended - started).total_seconds(),
+            ended=time.monotonic(),
+        )
+    return outcome
+
+
+def _stop_error(reason: str, worker: Worker[Any] | None, settings: ExecutorSettings) -> Exception:
+    """The error a job stopped by its timeout or a remote cancel ends with."""
+    if reason == StopReason.REMOTE_CANCEL:
+        return JobCancel(JobCancelledRemotelyError())
+    return JobTimeoutError(_timeout_of(worker, settings))
 
 
 def _timeout_of(worker: Worker[Any] | None, settings: ExecutorSettings) -> float:
@@ -219,13 +263,15 @@ def _timeout_of(worker: Worker[Any] | None, settings: ExecutorSettings) -> float
 
 async def _run_worker(
     execution: Execution,
-    worker: Worker[Any],
+    plan: WorkPlan,
     job: Job[Any],
     timeout: float | None,
     threads: ThreadRunner,
     deadlines: Deadlines,
 ) -> None:
-    if _is_async(worker):
+    """Run `work` under the job's timeout (async on the loop, sync in a thread)."""
+    worker = plan.worker
+    if plan.is_async:
         if timeout is not None:
             deadlines.add(execution, timeout)
         await worker.work(job)  # type: ignore[misc]
@@ -240,16 +286,67 @@ async def _run_worker(
     await threads.run(lambda: worker.work(job), on_start=began)
 
 
-_ASYNC_WORKERS: dict[type[Any], bool] = {}
+class _Chain:
+    """One attempt of a job whose kind has middleware or hooks."""
+
+    __slots__ = ("execution", "job", "plan", "settings", "threads", "timeout")
+
+    def __init__(
+        self,
+        execution: Execution,
+        plan: WorkPlan,
+        job: Job[Any],
+        timeout: float | None,
+        threads: ThreadRunner,
+        settings: ExecutorSettings,
+    ) -> None:
+        self.execution = execution
+        self.plan = plan
+        self.job = job
+        self.timeout = timeout
+        self.threads = threads
+        self.settings = settings
+
+    async def run(self) -> None:
+        """The middleware (outermost first) around the hooks around the worker."""
+        call: Callable[[], Awaitable[None]] = self._hooked
+        for middleware in reversed(self.plan.middleware):
+            call = _bind_work(middleware, self.job, call)
+        await call()
+
+    async def _hooked(self) -> None:
+        job, plan = self.job, self.plan
+        for hook in plan.work_begin:
+            result = hook.work_begin(job)
+            if inspect.isawaitable(result):
+                await result
+        error: BaseException | None = None
+        try:
+            await _run_worker(
+                self.execution, plan, job, self.timeout, self.threads, self.settings.deadlines
+            )
+        except asyncio.CancelledError:
+            reason = self.execution.stop_reason
+            if reason is None or reason == StopReason.CLIENT_STOP:
+                raise
+            # A timeout or a remote cancel: the hooks and middleware see it as an error.
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            error = _stop_error(reason, plan.worker, self.settings)
+        except Exception as exc:
+            error = exc
+        for hook in plan.work_end:
+            result = hook.work_end(job, error)
+            error = await result if inspect.isawaitable(result) else result
+        if error is not None:
+            raise error
 
 
-def _is_async(worker: Worker[Any]) -> bool:
-    """Whether `work` is a coroutine function (cached per worker class)."""
-    cls = type(worker)
-    known = _ASYNC_WORKERS.get(cls)
-    if known is None:
-        known = _ASYNC_WORKERS[cls] = inspect.iscoroutinefunction(worker.work)
-    return known
+def _bind_work(
+    middleware: Any, job: Job[Any], inner: Callable[[], Awaitable[None]]
+) -> Callable[[], Awaitable[None]]:
+    return lambda: middleware.work(job, inner)
 
 
 def _interrupted(row: JobRow, metadata_updates: dict[str, Any]) -> JobSetStateIfRunningParams:
@@ -287,6 +384,13 @@ def _outcome_for_error(
             metadata_updates=_metadata_bytes(metadata_updates),
         )
     cancel = isinstance(exc, JobCancel)
+    handled = None
+    if not cancel and settings.error_handler is not None:
+        handled = _handle_error(settings.error_handler, row, exc)
+    forced_retry_at: datetime | None = None
+    if handled is not None:
+        cancel = handled.set_cancelled
+        forced_retry_at = handled.retry_at
     error = _attempt_error(started, row.attempt, _error_text(exc), trace)
     metadata = _metadata_bytes(metadata_updates)
     if cancel:
@@ -298,7 +402,8 @@ def _outcome_for_error(
             finalized_at=now,
             metadata_updates=metadata,
         )
-    if row.attempt >= row.max_attempts:
+    retry_at: datetime | None = forced_retry_at
+    if retry_at is None and row.attempt >= row.max_attempts:
         return JobSetStateIfRunningParams(
             id=row.id,
             state=JobState.DISCARDED,
@@ -307,9 +412,10 @@ def _outcome_for_error(
             finalized_at=now,
             metadata_updates=metadata,
         )
-    retry_at = worker.next_retry(job) if worker is not None and job is not None else None
-    if retry_at is None or retry_at < now:
-        retry_at = settings.next_retry(row)
+    if retry_at is None:
+        retry_at = worker.next_retry(job) if worker is not None and job is not None else None
+        if retry_at is None or retry_at < now:
+            retry_at = settings.next_retry(row)
     soon = (retry_at - now).total_seconds() <= settings.scheduler_interval
     return JobSetStateIfRunningParams(
         id=row.id,
@@ -319,3 +425,14 @@ def _outcome_for_error(
         scheduled_at=retry_at,
         metadata_updates=metadata,
     )
+
+
+def _handle_error(
+    handler: ErrorHandler, row: JobRow, exc: BaseException
+) -> ErrorHandlerResult | None:
+    """The error handler's verdict; None when it has none or fails (logged)."""
+    try:
+        return handler.handle_error(row, exc)
+    except Exception:
+        log.exception("error handler failed for job %d (%s); ignoring it", row.id, row.kind)
+        return None
