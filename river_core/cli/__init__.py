@@ -7,6 +7,7 @@ import click
 from river_core.cli.bench import bench
 from river_core.cli.demo import demo
 from river_core.cli.migrate import migrate
+from river_core.cli.ui import ui
 
 __all__ = ["main"]
 
@@ -19,3 +20,4 @@ def main() -> None:
 main.add_command(migrate)
 main.add_command(bench)
 main.add_command(demo)
+main.add_command(ui)
