@@ -106,6 +106,8 @@ def ui(
 
     try:
         asyncio.run(serve())
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
+        pass
     except sa.exc.DBAPIError as exc:
         raise click.ClickException(_first_line(exc.orig or exc)) from None
     except (RiverError, ValueError, OSError) as exc:
