@@ -10,8 +10,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from river_core.errors import RiverError, ValidationError
+from river_core.hooks import hooks_of
 from river_core.job import AttemptError, JobRow
 from river_core.job_args import args_kind_aliases
+from river_core.middleware import middleware_of
 
 if TYPE_CHECKING:
     from river_core.driver import Driver
@@ -199,6 +201,9 @@ class Workers:
         args_type = getattr(type(worker), "args_type", None)
         if args_type is None:
             raise TypeError(f"{type(worker).__name__} must subclass Worker[ArgsType]")
+        for owner in (worker, args_type):  # typed errors now rather than at the first job
+            hooks_of(owner)
+            middleware_of(owner)
         kinds = [kind_of(args_type), *args_kind_aliases(args_type)]
         for kind in kinds:
             if kind in self._by_kind:

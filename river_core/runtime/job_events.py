@@ -10,7 +10,8 @@ from river_core.events import Event, EventKind, JobStatistics, Subscriptions
 from river_core.job import JobRow
 from river_core.runtime.job_executor import ExecutorSettings
 
-_KIND_OF_REASON = {
+# The event of each outcome reason (River's `distributeJobEvent`).
+KIND_OF_REASON = {
     JobSetStateReason.CANCELLED: EventKind.JOB_CANCELLED,
     JobSetStateReason.COMPLETED: EventKind.JOB_COMPLETED,
     JobSetStateReason.FAILED: EventKind.JOB_FAILED,
@@ -57,4 +58,4 @@ class JobEventFeed:
                     complete_duration=now - timing.ended,
                 )
             )
-            self._subscriptions.emit(Event(_KIND_OF_REASON[outcome.reason], job=row, stats=stats))
+            self._subscriptions.emit(Event(KIND_OF_REASON[outcome.reason], job=row, stats=stats))
