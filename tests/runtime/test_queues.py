@@ -66,13 +66,15 @@ async def test_pause_and_resume_from_another_client(make_driver: DriverFactory) 
 async def test_pause_from_the_working_client(driver: Driver) -> None:
     """A client pausing a queue it works stops fetching it at once, and resumes it.
 
-    It polls only every 60 s, so after the warm-up no fetch is in flight when it pauses.
+    It polls only every 60 s, so once the fetch that the warm-up's wake-ups (coalesced: start,
+    listener connected, insert) may still have in flight is done, none is when it pauses.
     """
     tracker = Tracker()
     client = make_client(driver, TaskWorker(tracker), fetch_poll_interval=60)
     async with running(client):
         warmup = (await client.insert(TaskArgs())).job.id
         await tracker.wait_ended(warmup)
+        await asyncio.sleep(0.2)  # a fetch still in flight could lock the job inserted next
         await client.queue_pause("default")
         held = (await client.insert(TaskArgs())).job.id
         await asyncio.sleep(0.3)
