@@ -8,6 +8,7 @@ from river_core.cli.bench import bench
 from river_core.cli.demo import demo
 from river_core.cli.migrate import migrate
 from river_core.cli.ui import ui
+from river_core.cli.worker import worker
 
 __all__ = ["main"]
 
@@ -20,4 +21,5 @@ def main() -> None:
 main.add_command(migrate)
 main.add_command(bench)
 main.add_command(demo)
+main.add_command(worker)
 main.add_command(ui)
