@@ -16,10 +16,6 @@ class Maintainer:
         self.services = tuple(services)
         self._tasks: list[asyncio.Task[None]] = []
 
-    @property
-    def running(self) -> bool:
-        return any(not t.done() for t in self._tasks)
-
     def start(self, lease: Lease) -> None:
         """Start every service; `lease` tells them how long they may still act."""
         self._tasks = [
