@@ -16,7 +16,7 @@ from river_core.errors import DatabaseError, JobNotFoundError, JobRunningError, 
 from river_core.job import JobRow
 from river_core.ui import serialize
 from river_core.ui.context import UiContext
-from river_core.ui.counts import QueueSummary, queue_summaries, summarize
+from river_core.ui.counts import COUNT_LIMIT, QueueSummary, queue_summaries, summarize
 from river_core.ui.listing import BadQuery, JobFilters, parse_limit
 from river_core.ui.security import check_api_mutation
 
@@ -149,7 +149,7 @@ class Api:
         name = request.path_params["name"]
 
         def get(ex: Executor) -> QueueSummary:
-            return summarize(ex, [admin.queue_get(ex, name)])[0]
+            return summarize(ex, [admin.queue_get(ex, name)], COUNT_LIMIT)[0]
 
         try:
             summary = await self.ui.db.run(get, autocommit=True)
@@ -171,7 +171,7 @@ class Api:
         return JSONResponse(_OK)
 
     async def states(self, request: Request) -> JSONResponse:
-        return JSONResponse(serialize.states(await self.ui.counts.get()))
+        return JSONResponse(serialize.states(await self.ui.state_counts.get()))
 
 
 def _queue(summary: QueueSummary) -> dict[str, Any]:

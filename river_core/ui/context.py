@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from river_core.ui import counts
 from river_core.ui.counts import Cached, QueueSummary, StateCounts, queue_summaries, state_counts
 from river_core.ui.database import Database
 
@@ -15,14 +16,15 @@ class UiContext:
     hide_args: bool
     refresh_interval: float
     prefix: str
-    counts: Cached[StateCounts] = field(init=False)
+    state_counts: Cached[StateCounts] = field(init=False)
     queues: Cached[list[QueueSummary]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.counts = Cached(lambda: self.db.run(state_counts, autocommit=True))
-        self.queues = Cached(lambda: self.db.run(queue_summaries, autocommit=True))
+        seconds = counts.CACHE_SECONDS
+        self.state_counts = Cached(lambda: self.db.run(state_counts, autocommit=True), seconds)
+        self.queues = Cached(lambda: self.db.run(queue_summaries, autocommit=True), seconds)
 
     def changed(self) -> None:
         """Jobs or queues changed here: the next page shows fresh counts."""
-        self.counts.invalidate()
+        self.state_counts.invalidate()
         self.queues.invalidate()

@@ -2,8 +2,10 @@
 
 Each count reads at most `COUNT_LIMIT` index entries; a state past that shows the planner's
 estimate instead (table size times the state column's statistics: no rows read), as River UI
-shows cached counts on big tables. Results are cached for a few seconds, shared by every
-request, and dropped when this process changes jobs or queues.
+shows cached counts on big tables. Queues are counted up to `QUEUE_COUNT_LIMIT` each in lists
+(a hundred queues then read at most 200,000 entries), up to `COUNT_LIMIT` on a queue's page.
+Results are cached for a few seconds, shared by every request, and dropped when this process
+changes jobs or queues.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from river_core.job import JobState
 T = TypeVar("T")
 
 COUNT_LIMIT = 10_000
+QUEUE_COUNT_LIMIT = 1_000
 CACHE_SECONDS = 3.0
 QUEUE_LIST_MAX = 100
 
@@ -38,11 +41,12 @@ class StateCounts:
 
 @dataclass(frozen=True, slots=True)
 class QueueSummary:
-    """A queue and its available and running jobs, each counted up to COUNT_LIMIT."""
+    """A queue and its available and running jobs, each counted up to `limit`."""
 
     queue: Queue
     available: int
     running: int
+    limit: int
 
 
 def state_counts(ex: Executor) -> StateCounts:
@@ -57,16 +61,16 @@ def state_counts(ex: Executor) -> StateCounts:
 
 
 def queue_summaries(ex: Executor, max: int = QUEUE_LIST_MAX) -> list[QueueSummary]:
-    """The first `max` queues by name, with their counts."""
-    return summarize(ex, ex.queue_list(max))
+    """The first `max` queues by name, with their counts (up to QUEUE_COUNT_LIMIT)."""
+    return summarize(ex, ex.queue_list(max), QUEUE_COUNT_LIMIT)
 
 
-def summarize(ex: Executor, queues: list[Queue]) -> list[QueueSummary]:
-    """`queues` with their available and running jobs, each counted up to COUNT_LIMIT."""
-    counts = ex.job_count_by_queue_and_state([q.name for q in queues], limit=COUNT_LIMIT)
+def summarize(ex: Executor, queues: list[Queue], limit: int) -> list[QueueSummary]:
+    """`queues` with their available and running jobs, each counted up to `limit`."""
+    counts = ex.job_count_by_queue_and_state([q.name for q in queues], limit=limit)
     by_name = {c.queue: c for c in counts}
     return [
-        QueueSummary(q, by_name[q.name].count_available, by_name[q.name].count_running)
+        QueueSummary(q, by_name[q.name].count_available, by_name[q.name].count_running, limit)
         for q in queues
     ]
 
@@ -77,7 +81,7 @@ class Cached(Generic[T]):
     def __init__(
         self,
         load: Callable[[], Awaitable[T]],
-        seconds: float = CACHE_SECONDS,
+        seconds: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._load = load

@@ -20,7 +20,13 @@ from river_core.driver import Executor, JobKindListParams, QueueNameListParams
 from river_core.errors import JobNotFoundError, JobRunningError, QueueNotFoundError
 from river_core.job import FINAL_STATES, JobRow, JobState
 from river_core.ui.context import UiContext
-from river_core.ui.counts import COUNT_LIMIT, QueueSummary, StateCounts, summarize
+from river_core.ui.counts import (
+    COUNT_LIMIT,
+    QUEUE_COUNT_LIMIT,
+    QueueSummary,
+    StateCounts,
+    summarize,
+)
 from river_core.ui.listing import BadQuery, JobFilters, encode_cursor, parse_limit
 from river_core.ui.security import CSRF_FIELD, checked_form, csrf_token, set_csrf_cookie
 
@@ -81,9 +87,9 @@ def format_count(value: int, approximate: bool = False) -> str:
     return ("≈" if approximate else "") + f"{value:,}"
 
 
-def format_capped(value: int) -> str:
-    """A count that stopped at COUNT_LIMIT: `10,000+`."""
-    return f"{value:,}+" if value >= COUNT_LIMIT else f"{value:,}"
+def format_capped(value: int, limit: int = COUNT_LIMIT) -> str:
+    """A count that stopped at its limit: `10,000+`."""
+    return f"{value:,}+" if value >= limit else f"{value:,}"
 
 
 def pretty_json(value: Any) -> str:
@@ -195,7 +201,7 @@ class Pages:
 
     # -- pages -------------------------------------------------------------------------------
     async def dashboard(self, request: Request) -> Response:
-        counts = await self.ui.counts.get()
+        counts = await self.ui.state_counts.get()
         queues = await self.ui.queues.get()
         return self.render(
             request,
@@ -227,7 +233,7 @@ class Pages:
             request,
             "jobs.html",
             title=f"Jobs: {filters.state.value}",
-            counts=await self.ui.counts.get(),
+            counts=await self.ui.state_counts.get(),
             filters=filters,
             jobs=jobs,
             show_args=show_args,
@@ -267,22 +273,20 @@ class Pages:
             "queues.html",
             title="Queues",
             queues=await self.ui.queues.get(),
-            limit=COUNT_LIMIT,
+            limit=QUEUE_COUNT_LIMIT,
         )
 
     async def queue(self, request: Request) -> Response:
         name = request.path_params["name"]
 
         def get(ex: Executor) -> QueueSummary:
-            return summarize(ex, [admin.queue_get(ex, name)])[0]
+            return summarize(ex, [admin.queue_get(ex, name)], COUNT_LIMIT)[0]
 
         try:
             summary = await self.ui.db.run(get, autocommit=True)
         except QueueNotFoundError:
             return self.error(request, 404, f"Queue {name!r} does not exist.")
-        return self.render(
-            request, "queue.html", title=f"Queue {name}", summary=summary, limit=COUNT_LIMIT
-        )
+        return self.render(request, "queue.html", title=f"Queue {name}", summary=summary)
 
     async def autocomplete(self, request: Request) -> Response:
         """`<option>`s for the kind or queue filter, matching the last comma-separated part."""
@@ -415,5 +419,5 @@ def state_count(counts: StateCounts, state: JobState) -> str:
     below what was counted."""
     count = counts.counts[state]
     if state in counts.estimated and count <= COUNT_LIMIT:
-        return format_capped(count)
+        return format_capped(count, COUNT_LIMIT)
     return format_count(count, state in counts.estimated)

@@ -83,3 +83,16 @@ def test_an_action_refreshes_the_counts_at_once(client: TestClient, seed: Seed) 
     client.post("/api/jobs/retry", json={"ids": [job.id]}, headers=headers)
     states = client.get("/api/states").json()
     assert (states["discarded"], states["available"]) == (1, 1)
+
+
+def test_queue_lists_cap_their_counts_lower_than_a_queue_page(
+    client: TestClient, seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(counts_module, "QUEUE_COUNT_LIMIT", 2)
+    seed.queue("mail")
+    for _ in range(3):
+        seed.job(queue="mail")
+    assert ">2+</a>" in client.get("/queues").text
+    assert client.get("/api/queues").json()["data"][0]["count_available"] == 2
+    assert '<span class="card-count">3</span>' in client.get("/queues/mail").text
+    assert client.get("/api/queues/mail").json()["count_available"] == 3
