@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -13,18 +12,12 @@ from starlette.routing import BaseRoute, Route
 from river_core import admin
 from river_core.driver import Executor, JobKindListParams, QueueNameListParams
 from river_core.errors import DatabaseError, JobNotFoundError, JobRunningError, QueueNotFoundError
-from river_core.job import JobRow
 from river_core.ui import serialize
-from river_core.ui.context import UiContext
+from river_core.ui.context import JOB_ACTIONS, UiContext
 from river_core.ui.counts import COUNT_LIMIT, QueueSummary, queue_summaries, summarize
 from river_core.ui.listing import BadQuery, JobFilters, parse_limit
 from river_core.ui.security import check_api_mutation
 
-_JOB_ACTIONS: dict[str, Callable[[Executor, int], JobRow]] = {
-    "cancel": admin.job_cancel,
-    "delete": admin.job_delete,
-    "retry": admin.job_retry,
-}
 _MAX_IDS = 1000
 _OK = {"status": "ok"}
 
@@ -116,7 +109,7 @@ class Api:
         return JSONResponse(serialize.job(job))
 
     async def job_action(self, request: Request) -> JSONResponse:
-        action = _JOB_ACTIONS.get(request.path_params["action"])
+        action = JOB_ACTIONS.get(request.path_params["action"])
         if action is None:
             raise ApiError(404, "Not found.")
         check_api_mutation(request)

@@ -54,7 +54,6 @@ def create_app(
         read_only=read_only,
         hide_args=job_list_hide_args_by_default,
         refresh_interval=refresh_interval,
-        prefix=prefix,
     )
     pages = Pages(ui)
     static = StaticFiles(packages=[("river_core.ui", "static")])

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from river_core import admin
+from river_core.driver import Executor
+from river_core.job import JobRow
 from river_core.ui import counts
 from river_core.ui.counts import Cached, QueueSummary, StateCounts, queue_summaries, state_counts
 from river_core.ui.database import Database
+
+# What the job buttons and the JSON API's job endpoints do, by name.
+JOB_ACTIONS: dict[str, Callable[[Executor, int], JobRow]] = {
+    "cancel": admin.job_cancel,
+    "delete": admin.job_delete,
+    "retry": admin.job_retry,
+}
 
 
 @dataclass(eq=False)
@@ -15,7 +26,6 @@ class UiContext:
     read_only: bool
     hide_args: bool
     refresh_interval: float
-    prefix: str
     state_counts: Cached[StateCounts] = field(init=False)
     queues: Cached[list[QueueSummary]] = field(init=False)
 

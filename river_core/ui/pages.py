@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-import jinja2
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.templating import Jinja2Templates
 
 from river_core import admin
 from river_core.driver import Executor, JobKindListParams, QueueNameListParams
 from river_core.errors import JobNotFoundError, JobRunningError, QueueNotFoundError
-from river_core.job import FINAL_STATES, JobRow, JobState
-from river_core.ui.context import UiContext
-from river_core.ui.counts import (
-    COUNT_LIMIT,
-    QUEUE_COUNT_LIMIT,
-    QueueSummary,
-    StateCounts,
-    summarize,
-)
+from river_core.job import FINAL_STATES, JobState
+from river_core.ui.context import JOB_ACTIONS, UiContext
+from river_core.ui.counts import COUNT_LIMIT, QUEUE_COUNT_LIMIT, QueueSummary, summarize
 from river_core.ui.listing import BadQuery, JobFilters, encode_cursor, parse_limit
 from river_core.ui.security import CSRF_FIELD, checked_form, csrf_token, set_csrf_cookie
+from river_core.ui.templating import relative, templates, timeline
 
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -42,11 +32,6 @@ STATES = [
     JobState.CANCELLED,
     JobState.DISCARDED,
 ]
-_JOB_ACTIONS: dict[str, Callable[[Executor, int], JobRow]] = {
-    "cancel": admin.job_cancel,
-    "delete": admin.job_delete,
-    "retry": admin.job_retry,
-}
 _DONE = {"cancel": "cancelled", "delete": "deleted", "retry": "retried"}
 # Notices a redirect may ask for: fixed texts, only the counts come from the query string.
 _NOTICES = {
@@ -61,92 +46,6 @@ _SKIPPED = {
     "running": "{n} running job(s) left alone: cancel a running job before deleting it.",
     "missing": "{n} job(s) no longer exist.",
 }
-
-
-def templates() -> Jinja2Templates:
-    """The package's templates, autoescaped, with the dashboard's filters."""
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("river_core.ui", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["capped"] = format_capped
-    env.filters["compact"] = lambda value: json.dumps(value, ensure_ascii=False)
-    env.filters["count"] = format_count
-    env.filters["pretty"] = pretty_json
-    env.filters["segment"] = lambda value: quote(str(value), safe="")
-    env.filters["utc"] = format_utc
-    env.globals["state_count"] = state_count
-    return Jinja2Templates(env=env)
-
-
-def format_count(value: int, approximate: bool = False) -> str:
-    """`1,234`; an estimate as `≈1,234,567`."""
-    return ("≈" if approximate else "") + f"{value:,}"
-
-
-def format_capped(value: int, limit: int = COUNT_LIMIT) -> str:
-    """A count that stopped at its limit: `10,000+`."""
-    return f"{value:,}+" if value >= limit else f"{value:,}"
-
-
-def pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def format_utc(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def relative(value: datetime, now: datetime) -> str:
-    """`3m ago` or `in 2h`, to the largest whole unit."""
-    seconds = (value - now).total_seconds()
-    size = abs(seconds)
-    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
-        if size >= length:
-            text = f"{int(size // length)}{unit}"
-            break
-    else:
-        if size < 1:
-            return "now"
-        text = f"{int(size)}s"
-    return f"in {text}" if seconds > 0 else f"{text} ago"
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineStep:
-    label: str
-    at: datetime | None
-    note: str
-    done: bool
-
-
-def timeline(job: JobRow, now: datetime) -> list[TimelineStep]:
-    """Created, scheduled, attempted and finalized, with what is still to come marked so."""
-    final = job.state in FINAL_STATES
-    return [
-        TimelineStep("Created", job.created_at, "", True),
-        TimelineStep(
-            "Scheduled",
-            job.scheduled_at,
-            "waiting for its time" if job.scheduled_at > now and not final else "",
-            job.scheduled_at <= now or final,
-        ),
-        TimelineStep(
-            "Attempted",
-            job.attempted_at,
-            f"attempt {job.attempt} of {job.max_attempts}" if job.attempt else "not yet",
-            job.attempted_at is not None,
-        ),
-        TimelineStep(
-            "Finalized",
-            job.finalized_at,
-            job.state.value if final else "not yet",
-            job.finalized_at is not None,
-        ),
-    ]
 
 
 class Pages:
@@ -311,7 +210,7 @@ class Pages:
     async def jobs_action(self, request: Request) -> Response:
         form = await checked_form(request)
         verb = str(form.get("action", ""))
-        action = _JOB_ACTIONS.get(verb)
+        action = JOB_ACTIONS.get(verb)
         back = _safe_next(request, form.get("next"))
         try:
             ids = [int(str(value)) for value in form.getlist("ids")]
@@ -340,7 +239,7 @@ class Pages:
         form = await checked_form(request)
         job_id: int = request.path_params["job_id"]
         verb = request.path_params["action"]
-        action = _JOB_ACTIONS.get(verb)
+        action = JOB_ACTIONS.get(verb)
         if action is None:
             return self.error(request, 404, "No such action.")
         base = request.scope.get("root_path", "")
@@ -412,12 +311,3 @@ def _notices(request: Request) -> list[str]:
 
 def _count(value: str | None) -> int:
     return int(value) if value and value.isdigit() and len(value) < 7 else 0
-
-
-def state_count(counts: StateCounts, state: JobState) -> str:
-    """A state's count as shown: exact, `≈` an estimate, or `10,000+` when the estimate is
-    below what was counted."""
-    count = counts.counts[state]
-    if state in counts.estimated and count <= COUNT_LIMIT:
-        return format_capped(count, COUNT_LIMIT)
-    return format_count(count, state in counts.estimated)

@@ -14,7 +14,7 @@ from river_core.driver.sql_executor import SqlExecutor
 from river_core.job import JobState
 from river_core.ui import counts as counts_module
 from river_core.ui.counts import Cached, StateCounts, state_counts
-from river_core.ui.pages import state_count
+from river_core.ui.templating import state_count
 
 
 def test_counts_past_the_limit_are_estimates(
@@ -37,7 +37,7 @@ def test_counts_without_statistics_show_the_limit_as_a_floor(
     seed: Seed, sync_engine: sa.Engine, schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(counts_module, "COUNT_LIMIT", 3)
-    monkeypatch.setattr("river_core.ui.pages.COUNT_LIMIT", 3)
+    monkeypatch.setattr("river_core.ui.templating.COUNT_LIMIT", 3)
     for _ in range(5):
         seed.job()
     with sync_engine.connect() as conn:
