@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.testclient import TestClient
 
 from river_core import admin, migrate
-from river_core.driver import JobKindListParams, JobListOrderBy
+from river_core.driver import JobKindListParams, JobListOrderBy, QueueCreateOrSetUpdatedAtParams
 from river_core.driver.sql_executor import SqlExecutor
 from river_core.driver.tables import JOB_STATE, river_job
 from river_core.job import JobState
@@ -102,6 +102,9 @@ def populate(engine: sa.Engine, rows: int) -> None:
             sa.insert(river_job).from_select(list(columns), select.select_from(n)),
             execution_options={"schema_translate_map": {None: SCHEMA}},
         )
+        ex = SqlExecutor(conn, SCHEMA)
+        for i in range(10):
+            ex.queue_create_or_set_updated_at(QueueCreateOrSetUpdatedAtParams(f"queue_{i}"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text(f"VACUUM ANALYZE {SCHEMA}.river_job"))
 
@@ -172,8 +175,11 @@ def statements(engine: sa.Engine, cursors: dict[JobState, str], job_id: int) -> 
     )
     calls["counts (estimate)"] = lambda ex: ex.job_count_estimate_by_state()
     calls["queue list"] = lambda ex: ex.queue_list(100)
-    calls["queue counts (capped)"] = lambda ex: ex.job_count_by_queue_and_state(
-        [f"queue_{i}" for i in range(10)], limit=ui_counts.COUNT_LIMIT
+    calls["queue list counts (capped)"] = lambda ex: ex.job_count_by_queue_and_state(
+        [f"queue_{i}" for i in range(10)], limit=ui_counts.QUEUE_COUNT_LIMIT
+    )
+    calls["queue page counts (capped)"] = lambda ex: ex.job_count_by_queue_and_state(
+        ["queue_3"], limit=ui_counts.COUNT_LIMIT
     )
     calls["kind autocomplete"] = lambda ex: ex.job_kind_list(JobKindListParams(match="1"))
     calls["job"] = lambda ex: admin.job_get(ex, job_id)
@@ -251,6 +257,7 @@ def main() -> None:
             "GET / (overview)": "/",
             "GET /api/states": "/api/states",
             "GET /queues": "/queues",
+            "GET /queues/queue_3": "/queues/queue_3",
             "GET /api/autocomplete?facet=job_kind": "/api/autocomplete?facet=job_kind&match=1",
         }
         for cache in (True, False):
