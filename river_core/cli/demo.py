@@ -124,7 +124,9 @@ def _embedded_postgres(keep: bool) -> Iterator[str]:
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # pgserver's platformdirs
     directory = tempfile.mkdtemp(prefix="river-demo-")
     click.echo(f"demo: starting an embedded PostgreSQL in {directory} ...")
-    server = pgserver.get_server(directory, cleanup_mode=None if keep else "stop")
+    server = pgserver.get_server(  # type: ignore[attr-defined,unused-ignore]
+        directory, cleanup_mode=None if keep else "stop"
+    )
     try:
         yield str(server.get_uri())
     finally:

@@ -4,6 +4,7 @@ elector with the maintenance services it runs while this client leads."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,7 +16,9 @@ from river_core.driver import (
     TOPIC_INSERT,
     TOPIC_LEADERSHIP,
     Driver,
+    Executor,
     JobSetStateIfRunningParams,
+    Queue,
     QueueCreateOrSetUpdatedAtParams,
 )
 from river_core.events import Event, EventKind, Subscriptions
@@ -41,6 +44,10 @@ log = logging.getLogger("river.client")
 
 QUEUE_POLL_INTERVAL = 2.0  # poll-only mode: how often queue pause states are read
 QUEUE_REPORT_INTERVAL = 600.0  # how often a worked queue's `updated_at` is refreshed (River)
+
+
+def _queue_report(ex: Executor, *, params: QueueCreateOrSetUpdatedAtParams) -> Queue:
+    return ex.queue_create_or_set_updated_at(params)
 
 
 class Engine:
@@ -212,11 +219,9 @@ class Engine:
             await asyncio.sleep(interval)
             for name, producer in list(self.producers.items()):
                 try:
+                    params = QueueCreateOrSetUpdatedAtParams(name=name, now=datetime.now(UTC))
                     queue = await run_in_tx(
-                        self.driver,
-                        lambda ex, n=name: ex.queue_create_or_set_updated_at(
-                            QueueCreateOrSetUpdatedAtParams(name=n, now=datetime.now(UTC))
-                        ),
+                        self.driver, functools.partial(_queue_report, params=params)
                     )
                 except Exception as exc:
                     log.warning("queue keeper: %s: %s", name, exc)

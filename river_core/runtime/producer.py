@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
-from river_core.driver import Driver, JobGetAvailableParams, JobSetStateIfRunningParams
+from river_core.driver import Driver, Executor, JobGetAvailableParams, JobSetStateIfRunningParams
 from river_core.job import JobRow
 from river_core.runtime.completer import Completer
 from river_core.runtime.db import run_one_statement
@@ -21,6 +22,10 @@ from river_core.runtime.job_executor import (
 )
 
 log = logging.getLogger("river.producer")
+
+
+def _get_available(ex: Executor, *, params: JobGetAvailableParams) -> list[JobRow]:
+    return ex.job_get_available(params)
 
 
 class Producer:
@@ -135,13 +140,11 @@ class Producer:
             if free <= 0 or self._completer.pending >= 4 * self.max_workers + 10_000:
                 continue
             try:
+                params = JobGetAvailableParams(
+                    client_id=self._client_id, queue=self.queue, max_to_lock=free
+                )
                 rows = await run_one_statement(
-                    self._driver,
-                    lambda ex, n=free: ex.job_get_available(
-                        JobGetAvailableParams(
-                            client_id=self._client_id, queue=self.queue, max_to_lock=n
-                        )
-                    ),
+                    self._driver, functools.partial(_get_available, params=params)
                 )
             except Exception as exc:
                 log.warning("producer %s: fetch failed: %s", self.queue, exc)
