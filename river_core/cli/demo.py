@@ -115,13 +115,13 @@ def _in_queue(opts: river.InsertOpts | None) -> river.InsertOpts:
 
 @contextmanager
 def _embedded_postgres(keep: bool) -> Iterator[str]:
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # pgserver's platformdirs
     try:
         import pgserver  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         raise click.ClickException(
             "no --database-url and no embedded PostgreSQL: pip install 'river-queue[embedded]'"
         ) from None
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # pgserver's platformdirs
     directory = tempfile.mkdtemp(prefix="river-demo-")
     click.echo(f"demo: starting an embedded PostgreSQL in {directory} ...")
     server = pgserver.get_server(  # type: ignore[attr-defined,unused-ignore]
