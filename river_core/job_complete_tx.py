@@ -24,8 +24,9 @@ __all__ = ["complete_tx", "complete_tx_sync"]
 
 
 async def complete_tx(tx: Any, job: Job[Any]) -> JobRow:
-    """Mark `job` completed in `tx`, an `AsyncConnection` or `AsyncSession`; returns the row
-    as updated (uncommitted). Its metadata updates so far are merged too."""
+    """Mark `job` completed in `tx`, an `AsyncConnection` or `AsyncSession`, merging its
+    metadata updates so far; returns the row as it now is in `tx` (unchanged, and so not
+    completed, if the job was no longer running: cancelled or rescued meanwhile)."""
     driver, params = _prepare(job)
     with _mapped_errors(driver):
         rows = await driver.async_executor(tx).run(lambda ex: _complete(ex, params))

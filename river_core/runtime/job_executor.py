@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from river_core.driver import Driver, JobSetStateIfRunningParams, JobSetStateReason
 from river_core.error_handler import ErrorHandler, ErrorHandlerResult
@@ -41,8 +41,7 @@ class StopReason:
     CLIENT_STOP = "client_stop"
 
 
-@dataclass(frozen=True, slots=True)
-class JobTimings:
+class JobTimings(NamedTuple):
     """When a job waited and ran (seconds), and when its outcome was ready (monotonic)."""
 
     queue_wait: float
@@ -242,9 +241,9 @@ async def execute(
     if settings.timings is not None:
         ended = datetime.now(UTC)
         settings.timings[row.id] = JobTimings(
-            queue_wait=max((started - row.scheduled_at).total_seconds(), 0.0),
-            run=(ended - started).total_seconds(),
-            ended=time.monotonic(),
+            max((started - row.scheduled_at).total_seconds(), 0.0),
+            (ended - started).total_seconds(),
+            time.monotonic(),
         )
     return outcome
 
