@@ -27,6 +27,7 @@ from river_core.insert_params import InsertManyParams
 from river_core.job import AttemptError, JobRow, JobState
 from river_core.job_complete_tx import complete_tx, complete_tx_sync
 from river_core.middleware import InsertMiddleware, WorkerMiddleware
+from river_core.periodic_job import PeriodicJob, PeriodicJobBundle, PeriodicJobHandle
 from river_core.retry_policy import DefaultRetryPolicy, RetryPolicy
 from river_core.schedules import Schedule, interval_schedule
 from river_core.unique import unique_key
@@ -74,6 +75,9 @@ __all__ = [
     "JobStatistics",
     "JobTimeoutError",
     "NotFoundError",
+    "PeriodicJob",
+    "PeriodicJobBundle",
+    "PeriodicJobHandle",
     "QueryCanceledError",
     "Queue",
     "QueueConfig",

@@ -26,6 +26,7 @@ from river_core.insert_chain import InsertChain
 from river_core.insert_opts import InsertOpts
 from river_core.insert_params import InsertManyParams, build_insert_params_many
 from river_core.job import JobRow
+from river_core.periodic_job import PeriodicJobBundle
 from river_core.retry_policy import DefaultRetryPolicy
 from river_core.runtime.engine import Engine
 from river_core.schema_version import LATEST_VERSION
@@ -69,6 +70,13 @@ class _ClientBase:
         self.driver = driver
         self.config = config if config is not None else Config()
         self._insert_chain = InsertChain(self.config.hooks, self.config.middleware)
+        self._periodic_jobs = PeriodicJobBundle(self.config.periodic_jobs)
+
+    @property
+    def periodic_jobs(self) -> PeriodicJobBundle:
+        """The periodic jobs this client inserts while it leads (`Config.periodic_jobs` and
+        those added since): add, remove or clear them at any time (River's `PeriodicJobs()`)."""
+        return self._periodic_jobs
 
     def _one(
         self, args: Any, insert_opts: InsertOpts | None
@@ -388,7 +396,13 @@ class AsyncClient(_ClientBase):
         version = await self._run(lambda ex: ex.schema_version())
         if version < LATEST_VERSION:
             raise SchemaVersionError(version, LATEST_VERSION)
-        engine = Engine(self.driver, self.config, self._next_retry, events=self._events)
+        engine = Engine(
+            self.driver,
+            self.config,
+            self._next_retry,
+            events=self._events,
+            periodic_jobs=self._periodic_jobs,
+        )
         self._engine = engine
         try:
             await engine.start()

@@ -13,6 +13,7 @@ from river_core.error_handler import ErrorHandler
 from river_core.errors import ValidationError
 from river_core.hooks import validate_hooks
 from river_core.middleware import validate_middleware
+from river_core.periodic_job import PeriodicJob, validate_periodic_jobs
 from river_core.schedules import Schedule
 from river_core.worker import Workers
 
@@ -86,6 +87,11 @@ class Config:
     reindexer_schedule: Schedule | None = None  # None: daily at midnight UTC (River)
     reindexer_index_names: tuple[str, ...] = REINDEXER_INDEX_NAMES
     reindexer_timeout: float = 60.0
+    # Jobs the leader inserts on schedules (`river_core.PeriodicJob`); changed at runtime with
+    # `client.periodic_jobs`. Runs of a job with an id missed while no client led are inserted
+    # late if at most `periodic_job_catch_up` seconds late (`river_core.maintenance.periodic`).
+    periodic_jobs: Sequence[PeriodicJob] = ()
+    periodic_job_catch_up: float = HOUR
     poll_only: bool = False
     soft_stop_timeout: float | None = None  # None: a soft stop waits for running jobs forever
     completer_flush_interval: float = 0.05
@@ -119,6 +125,7 @@ class Config:
             ("queue_retention", self.queue_retention),
             ("queue_cleaner_interval", self.queue_cleaner_interval),
             ("reindexer_timeout", self.reindexer_timeout),
+            ("periodic_job_catch_up", self.periodic_job_catch_up),
         ):
             if not value > 0:
                 raise ValidationError(name, f"must be > 0, got {value!r}")
@@ -137,6 +144,7 @@ class Config:
             raise ValidationError("max_attempts", f"must be >= 1, got {self.max_attempts!r}")
         if not self.id or len(self.id) > 100:
             raise ValidationError("id", "must be 1..100 characters")
+        self.periodic_jobs = validate_periodic_jobs(self.periodic_jobs)
         self.hooks = validate_hooks(self.hooks, "hooks")
         self.middleware = validate_middleware(self.middleware, "middleware")
         if self.error_handler is not None and not callable(

@@ -50,7 +50,9 @@ async def async_twin(
     except BaseException:
         await async_engine.dispose()
         raise
-    return AsyncClient(async_driver, client.config), async_engine.dispose
+    twin = AsyncClient(async_driver, client.config)
+    twin._periodic_jobs = client.periodic_jobs  # changes made on `client` reach the runtime
+    return twin, async_engine.dispose
 
 
 def _pool_kwargs(engine: sa.Engine) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""Leader-only maintenance: job cleaner, rescuer, scheduler, queue cleaner, reindexer."""
+"""Leader-only maintenance: job cleaner, rescuer, scheduler, periodic job enqueuer, queue
+cleaner, reindexer."""
 
 from river_core.maintenance.job_cleaner import JobCleaner
 from river_core.maintenance.maintainer import Maintainer
+from river_core.maintenance.periodic import PeriodicJobEnqueuer
 from river_core.maintenance.queue_cleaner import QueueCleaner
 from river_core.maintenance.reindexer import DailyAtMidnightUTC, Reindexer
 from river_core.maintenance.rescuer import RESCUE_ERROR, Rescuer
@@ -21,6 +23,7 @@ __all__ = [
     "Lease",
     "Maintainer",
     "MaintenanceService",
+    "PeriodicJobEnqueuer",
     "QueueCleaner",
     "ReducedBatchBreaker",
     "Reindexer",

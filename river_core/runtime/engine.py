@@ -27,11 +27,13 @@ from river_core.maintenance import (
     JobCleaner,
     Maintainer,
     MaintenanceService,
+    PeriodicJobEnqueuer,
     QueueCleaner,
     Reindexer,
     Rescuer,
     Scheduler,
 )
+from river_core.periodic_job import PeriodicJobBundle
 from river_core.runtime.completer import Completer
 from river_core.runtime.db import run_in_tx
 from river_core.runtime.elector import Elector
@@ -61,6 +63,7 @@ class Engine:
         *,
         events: Subscriptions | None = None,
         on_job_done: Callable[[JobRow, JobSetStateIfRunningParams | None], None] | None = None,
+        periodic_jobs: PeriodicJobBundle | None = None,
     ) -> None:
         self.driver = driver
         self.config = config
@@ -89,7 +92,11 @@ class Engine:
         self._on_job_done = on_job_done
         self.producers: dict[str, Producer] = {}
         self.notifier: Notifier | None = None
-        self.maintainer = Maintainer(_maintenance_services(driver, config, next_retry))
+        if periodic_jobs is None:
+            periodic_jobs = PeriodicJobBundle(config.periodic_jobs)
+        self.maintainer = Maintainer(
+            _maintenance_services(driver, config, next_retry, periodic_jobs)
+        )
         self.elector = Elector(
             driver,
             config.id,
@@ -230,7 +237,10 @@ class Engine:
 
 
 def _maintenance_services(
-    driver: Driver, config: Config, next_retry: Callable[[JobRow], datetime]
+    driver: Driver,
+    config: Config,
+    next_retry: Callable[[JobRow], datetime],
+    periodic_jobs: PeriodicJobBundle,
 ) -> list[MaintenanceService]:
     """The leader-only services, each on its own interval from `config`."""
     services: list[MaintenanceService] = [
@@ -250,6 +260,13 @@ def _maintenance_services(
             rescue_after=config.rescue_stuck_jobs_after,
             job_timeout=config.job_timeout,
             interval=config.rescuer_interval,
+            client_id=config.id,
+        ),
+        PeriodicJobEnqueuer(
+            driver,
+            jobs=periodic_jobs,
+            config=config,
+            catch_up=config.periodic_job_catch_up,
             client_id=config.id,
         ),
         QueueCleaner(
