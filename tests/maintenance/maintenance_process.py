@@ -2,11 +2,13 @@
 
     python maintenance_process.py --url URL --schema S --id ID --log FILE
         [--queues default,slow] [--intervals short|river] [--elect-interval S]
+        [--periodic-interval S]
 
 Runs an AsyncClient until SIGTERM (a clean stop) or SIGKILL, and appends JSON lines to
 `--log`: `ready`, `gained` / `stopped` (leadership, from the elector's log), `run` (each
 maintenance run: service, start, end, counts), `job_started` / `job_done` (the `hang` worker:
 its first attempt hangs, later attempts return), `exited`. Times are `time.time()`.
+`--periodic-interval` adds the periodic job `tick` (a `tick` job every S seconds, worked at once).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, ClassVar, TextIO
 
 from sqlalchemy.engine import make_url
@@ -42,6 +45,16 @@ SHORT = {
 @dataclass
 class HangArgs:
     kind: ClassVar[str] = "hang"
+
+
+@dataclass
+class TickArgs:
+    kind: ClassVar[str] = "tick"
+
+
+class TickWorker(river.Worker[TickArgs]):
+    async def work(self, job: river.Job[TickArgs]) -> None:
+        return None
 
 
 class EventLog:
@@ -99,6 +112,11 @@ async def main(args: argparse.Namespace, events: EventLog) -> None:
     engine = create_async_engine(url, pool_size=2, max_overflow=3)
     workers = river.Workers()
     workers.add(HangWorker(events))
+    periodic_jobs = []
+    if args.periodic_interval is not None:
+        workers.add(TickWorker())
+        interval = river.interval_schedule(timedelta(seconds=args.periodic_interval))
+        periodic_jobs.append(river.PeriodicJob(interval, TickArgs, id="tick"))
     timings: dict[str, Any] = dict(SHORT) if args.intervals == "short" else {}
     if args.elect_interval is not None:
         timings["leader_elect_interval"] = args.elect_interval
@@ -109,6 +127,7 @@ async def main(args: argparse.Namespace, events: EventLog) -> None:
             queues={q: river.QueueConfig(max_workers=5) for q in args.queues.split(",")},
             workers=workers,
             reindexer_enabled=False,
+            periodic_jobs=periodic_jobs,
             **timings,
         ),
     )
@@ -130,6 +149,7 @@ if __name__ == "__main__":
     parser.add_argument("--queues", default="default")
     parser.add_argument("--intervals", choices=("short", "river"), default="short")
     parser.add_argument("--elect-interval", type=float, default=None)
+    parser.add_argument("--periodic-interval", type=float, default=None)
     arguments = parser.parse_args()
     with open(arguments.log, "a") as out:
         log = EventLog(out, arguments.id)
