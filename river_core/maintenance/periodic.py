@@ -195,7 +195,7 @@ class PeriodicJobEnqueuer(MaintenanceService):
         now = datetime.now(UTC)
         for handle, job in new.items():
             previous = last.get(job.id) if job.id is not None else None
-            self._next[handle] = job.schedule.next(previous if previous is not None else now)
+            self._next[handle] = self._next_run(job, previous if previous is not None else now)
             if job.run_on_start:
                 self._on_start.add(handle)
 
@@ -221,13 +221,21 @@ class PeriodicJobEnqueuer(MaintenanceService):
                         horizon.isoformat(),
                         self.catch_up.total_seconds(),
                     )
-                    at = job.schedule.next(horizon)
+                    at = self._next_run(job, horizon)
                     continue
                 runs.append(_Run(job, at, count))
                 count += 1
-                at = job.schedule.next(at)
+                at = self._next_run(job, at)
             upcoming[handle] = at
         return runs, upcoming
+
+    def _next_run(self, job: PeriodicJob, after: datetime) -> datetime | None:
+        """`job.schedule.next(after)`; a schedule that raises has no more runs (logged)."""
+        try:
+            return job.schedule.next(after)
+        except Exception as exc:
+            log.error("%s: periodic job %s: its schedule failed: %r", self.name, _name(job), exc)
+            return None
 
     def _params(
         self, run: _Run, now: datetime, args_types: dict[str, type[Any]]

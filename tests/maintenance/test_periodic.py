@@ -55,6 +55,11 @@ class Once:
         return self.at if after < self.at else None
 
 
+class BrokenSchedule:
+    def next(self, after: datetime) -> datetime | None:
+        raise RuntimeError("schedule failed")
+
+
 @pytest.fixture(autouse=True)
 def no_stagger(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("river_core.maintenance.service.MAX_STAGGER", 0.0)
@@ -234,6 +239,7 @@ async def test_runs_take_the_insert_path_options_hooks_middleware_and_uniqueness
         river.PeriodicJob(Once(at), failing, id="fails"),
         river.PeriodicJob(Once(at), lambda: (TickArgs(4), own_unique), id="own_unique"),
         river.PeriodicJob(Once(at), lambda: TickArgs(5)),
+        river.PeriodicJob(BrokenSchedule(), TickArgs, id="broken_schedule"),
         hooks=[TagHook()],
         middleware=[middleware],
     )
@@ -264,7 +270,7 @@ async def test_runs_take_the_insert_path_options_hooks_middleware_and_uniqueness
     assert found[5].metadata == {"periodic": True} and found[5].unique_key is None
     counts = [r.river_counts for r in run_log.runs("periodic_job_enqueuer")]  # type: ignore[attr-defined]
     assert {"inserted": 3, "duplicates": 0, "skipped": 2} in counts
-    assert "constructor failed" in caplog.text
+    assert "constructor failed" in caplog.text and "schedule failed" in caplog.text
 
 
 async def test_a_new_term_resumes_each_job_after_its_last_target_and_catches_up(
