@@ -182,6 +182,7 @@ def test_works_jobs_and_stops_softly_on_sigterm(
     worker.signal(signal.SIGTERM)
     assert worker.exit_code() == 0, worker.lines
     assert any("SIGTERM: stopping softly" in line for line in worker.lines)
+    assert worker.lines[-1] == "river worker: stopped"
 
 
 def test_a_second_signal_stops_hard(

@@ -68,11 +68,13 @@ async def run_until_signalled(client: Client | AsyncClient) -> int:
         if soft.done():
             second.cancel()
             soft.result()
+            click.echo("river worker: stopped", err=True)
             return 0
         name = signal.Signals(second.result()).name
         click.echo(f"river worker: {name}: stopping hard", err=True)
         await twin.stop_and_cancel()
         await soft
+        click.echo("river worker: stopped (running jobs were cancelled)", err=True)
         return 1
     finally:
         await dispose()
