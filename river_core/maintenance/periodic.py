@@ -2,8 +2,8 @@
 `PeriodicJobEnqueuer`).
 
 In each term of leadership the enqueuer schedules every job of the client's
-`PeriodicJobBundle`, inserts the runs that are due, those due within 100 ms of each other in one
-transaction, then sleeps until the next run is due or the bundle changes. Runs go through the
+`PeriodicJobBundle`, inserts every run due (or due within the next 100 ms) in one transaction,
+then sleeps until the next run is due or the bundle changes. Runs go through the
 client's insert path: options resolution, unique options, insert hooks and middleware, the
 NOTIFY of their queue. A run's `scheduled_at` is its target time (unless the constructor's
 options set one) and its state stays `available`, as in River; its metadata has River's
@@ -22,13 +22,15 @@ are lost and interval schedules shift. Here a job's schedule continues from what
   unique in every state. Inserting a target time again is skipped by the database as a
   duplicate, whoever tries, for as long as the row is kept.
 - When the leader first sees a job with an id (at the start of its term, or when the job is
-  added), it reads the target time of the newest row of that id and continues the schedule
-  from it. Runs that fell due while no client led (a killed leader's lease running out, a
-  deploy) are inserted at once, all in one transaction, if at most `catch_up` seconds late
-  (`Config.periodic_job_catch_up`, one hour); older ones are skipped with a warning. A job with
-  no row yet starts at `schedule.next(now)`, as in River.
+  added), it reads the target time of the newest row of that id that has one (through the
+  metadata index) and continues the schedule from it. Runs that fell due while no client led
+  (a killed leader's lease running out, a deploy) are inserted at once, all in one
+  transaction, if at most `catch_up` seconds late (`Config.periodic_job_catch_up`, one hour);
+  older ones are skipped with a warning. A job with no row left (none yet, or all deleted by
+  the job cleaner) starts at `schedule.next(now)`, as in River; one removed and added again
+  resumes, catching up within the same bound.
 - Within a transaction a job's runs are inserted in target order, one statement per round,
-  so the newest row of an id holds its latest target time.
+  so the newest row of an id that has a target time holds its latest one.
 
 So a new leader neither skips a run (it resumes from the rows, not from its clock) nor repeats
 one (the unique key), even if the old leader's last transaction commits after the new leader
