@@ -37,8 +37,10 @@ CLUSTER_PREFIX = "faults_"
 STARTUP = 60.0  # bound on a worker process reaching "started" (imports, connections)
 CLUSTER_SETTINGS = {
     "max_connections": "400",
-    "fsync": "off",  # a throwaway cluster: crash recovery stays quick, durability is moot
-    "synchronous_commit": "off",
+    # A crashed server keeps what its processes wrote to the OS, so fsync may be off; but
+    # not synchronous_commit: an asynchronous commit acknowledged just before a crash is lost,
+    # and with it (rightly) a completion the client believes written.
+    "fsync": "off",
     "full_page_writes": "off",
     "track_commit_timestamp": "on",  # "no job runs before its commit" is checked with it
     "shared_buffers": "64MB",
@@ -181,6 +183,16 @@ class FaultDb:
     def count(self, state: str) -> int:
         return self.states().get(state, 0)
 
+    def start_latency(self, job_id: int) -> float | None:
+        """Seconds from a job's insert to its (last) fetch, on the database clock; None if not
+        fetched yet."""
+        seconds = self.scalar(
+            "SELECT extract(epoch FROM attempted_at - created_at) FROM {s}.river_job "
+            "WHERE id = :id",
+            id=job_id,
+        )
+        return None if seconds is None else float(seconds)
+
     def terminate(self, where: str, **params: Any) -> list[int]:
         """`pg_terminate_backend` of this database's backends matching `where`; their pids."""
         return [
@@ -243,6 +255,16 @@ class WorkerProcess:
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
+
+    def start_latency(self, job_id: int) -> float | None:
+        """Seconds from a job's insert to its (last) fetch, on the database clock; None if not
+        fetched yet."""
+        seconds = self.scalar(
+            "SELECT extract(epoch FROM attempted_at - created_at) FROM {s}.river_job "
+            "WHERE id = :id",
+            id=job_id,
+        )
+        return None if seconds is None else float(seconds)
 
     def terminate(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
