@@ -50,6 +50,13 @@ class ReportArgs:
 
 
 @dataclass
+class HeartbeatArgs:
+    """A periodic job: inserted by the leader every two seconds."""
+
+    kind: ClassVar[str] = "demo_heartbeat"
+
+
+@dataclass
 class RefundArgs:
     """Cancels itself: the order it refunds does not exist."""
 
@@ -78,6 +85,11 @@ class ReportWorker(river.Worker[ReportArgs]):
         time.sleep(0.1)
 
 
+class HeartbeatWorker(river.Worker[HeartbeatArgs]):
+    async def work(self, job: river.Job[HeartbeatArgs]) -> None:
+        return None
+
+
 class RefundWorker(river.Worker[RefundArgs]):
     async def work(self, job: river.Job[RefundArgs]) -> None:
         raise river.JobCancel(f"order {job.args.order_id} does not exist")
@@ -85,7 +97,7 @@ class RefundWorker(river.Worker[RefundArgs]):
 
 def _workers() -> river.Workers:
     workers = river.Workers()
-    for worker in (EmailWorker(), FlakyWorker(), ReportWorker(), RefundWorker()):
+    for worker in (EmailWorker(), FlakyWorker(), ReportWorker(), RefundWorker(), HeartbeatWorker()):
         workers.add(worker)
     return workers
 
@@ -151,6 +163,14 @@ async def _run_demo(url: str, timeout: float) -> dict[river.JobState, int]:
                 queues={QUEUE: river.QueueConfig(max_workers=10)},
                 workers=_workers(),
                 scheduler_interval=1.0,
+                periodic_jobs=[
+                    river.PeriodicJob(
+                        river.interval_schedule(timedelta(seconds=2)),
+                        lambda: (HeartbeatArgs(), river.InsertOpts(queue=QUEUE)),
+                        run_on_start=True,
+                        id="demo_heartbeat",
+                    )
+                ],
             ),
         )
         await client._run(
@@ -178,6 +198,9 @@ async def _run_demo(url: str, timeout: float) -> dict[river.JobState, int]:
             if live:
                 click.echo()
             await client.stop()
+        beats = await client.job_list(river.JobListParams(kinds=[HeartbeatArgs.kind], max=1000))
+        done = sum(1 for b in beats if b.state is river.JobState.COMPLETED)
+        click.echo(f"demo: periodic job demo_heartbeat (every 2 s): {done} runs completed")
         rows = await client.job_list(river.JobListParams(ids=ids, max=len(ids)))
         for row in rows:
             if (
