@@ -183,6 +183,16 @@ class FaultDb:
     def count(self, state: str) -> int:
         return self.states().get(state, 0)
 
+    def count_of(self, ids: list[int], state: str) -> int:
+        """How many of the jobs `ids` are in `state`."""
+        return int(
+            self.scalar(
+                "SELECT count(*) FROM {s}.river_job WHERE id = ANY(:ids) AND state = :state",
+                ids=ids,
+                state=state,
+            )
+        )
+
     def start_latency(self, job_id: int) -> float | None:
         """Seconds from a job's insert to its (last) fetch, on the database clock; None if not
         fetched yet."""
@@ -255,6 +265,16 @@ class WorkerProcess:
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
+
+    def count_of(self, ids: list[int], state: str) -> int:
+        """How many of the jobs `ids` are in `state`."""
+        return int(
+            self.scalar(
+                "SELECT count(*) FROM {s}.river_job WHERE id = ANY(:ids) AND state = :state",
+                ids=ids,
+                state=state,
+            )
+        )
 
     def start_latency(self, job_id: int) -> float | None:
         """Seconds from a job's insert to its (last) fetch, on the database clock; None if not
