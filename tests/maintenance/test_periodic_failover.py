@@ -65,7 +65,7 @@ def test_each_run_is_inserted_once_across_a_leader_sigkill_and_a_handover(
     assert targets[0].timestamp() < killed < gained < targets[-1].timestamp() - 1.0
     # The runs due while nobody led: none lost, inserted late by the new leader.
     late = [(t, created) for t, created in found if killed < t.timestamp() < gained]
-    assert len(late) >= 5, late
+    assert len(late) >= 3, late
     assert all(created.timestamp() >= gained - 0.05 for _, created in late)
     terms = sorted(term for c in clients for term in c.terms())
     assert len(terms) >= 3 and all(a[1] <= b[0] for a, b in itertools.pairwise(terms))
