@@ -307,7 +307,7 @@ def spawn(fault_db: FaultDb, tmp_path: Path) -> Iterator[Spawn]:
         *,
         driver: str = "asyncpg",
         max_workers: int = 5,
-        pool: tuple[int, int] = (3, 3),
+        pool: tuple[int, int] | None = None,
         url: str | None = None,
         **config: Any,
     ) -> WorkerProcess:
@@ -319,7 +319,9 @@ def spawn(fault_db: FaultDb, tmp_path: Path) -> Iterator[Spawn]:
             "FAULT_SCHEMA": fault_db.schema,
             "FAULT_DRIVER": driver,
             "FAULT_ID": client_id,
-            "FAULT_POOL": f"{pool[0]},{pool[1]}",
+            # A connection per worker (the ledger) plus the fetch, the completer and the
+            # leader's: overflow connections are opened and closed again for each use.
+            "FAULT_POOL": "{},{}".format(*(pool or (max_workers + 3, 2))),
             "FAULT_MAX_WORKERS": str(max_workers),
             "FAULT_CONFIG": json.dumps(config),
         }

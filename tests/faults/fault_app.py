@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS {schema}.fault_ledger (
     client text NOT NULL,
     started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     ended_at timestamptz
-)
+);
+CREATE INDEX IF NOT EXISTS fault_ledger_job_id ON {schema}.fault_ledger (job_id);
 """
 
 
@@ -80,17 +81,15 @@ class FaultWorker(river.Worker[FaultArgs]):
             await asyncio.sleep(ms / 1000)
             return
         async with self._engine.connect() as conn:
-            run_id, earlier_runs = (
-                await conn.execute(
-                    self._start, {"job": job.id, "attempt": job.attempt, "client": self._client_id}
-                )
-            ).one()
-            await conn.commit()
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            params = {"job": job.id, "attempt": job.attempt, "client": self._client_id}
+            run_id, earlier_runs = (await autocommit.execute(self._start, params)).one()
         if job.args.first_run_ms is not None and earlier_runs == 0:
             ms = job.args.first_run_ms
         await asyncio.sleep(ms / 1000)
-        async with self._engine.begin() as conn:
-            await conn.execute(self._end, {"id": run_id})
+        async with self._engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(self._end, {"id": run_id})
 
 
 def _driver(engine: AsyncEngine, kind: str, schema: str) -> Driver:

@@ -1,0 +1,64 @@
+"""One racer of the unique-insert race: inserts the same 1,000 unique jobs as its rivals.
+
+    python unique_race.py URL SCHEMA DRIVER START_AT
+
+Waits until `START_AT` (time.time()), then inserts jobs unique by args one at a time, in the
+same order as every rival (AsyncClient on asyncpg, or sync Client on psycopg), and prints one
+JSON line: how many it inserted and how many were skipped as duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+import sqlalchemy as sa
+from fault_app import FaultArgs
+from sqlalchemy.ext.asyncio import create_async_engine
+
+import river_core as river
+from river_driver_asyncpg import AsyncpgDriver
+from river_driver_psycopg import PsycopgDriver
+
+KEYS = 1_000
+OPTS = river.InsertOpts(queue="unique", unique_opts=river.UniqueOpts(by_args=True))
+
+
+def jobs() -> list[FaultArgs]:
+    return [FaultArgs(ms=key, ledger=False) for key in range(KEYS)]
+
+
+async def race_async(url: str, schema: str) -> list[bool]:
+    engine = create_async_engine(
+        sa.engine.make_url(url).set(drivername="postgresql+asyncpg"), pool_size=1
+    )
+    client = river.AsyncClient(AsyncpgDriver(engine, schema=schema))
+    try:
+        return [(await client.insert(a, OPTS)).unique_skipped_as_duplicated for a in jobs()]
+    finally:
+        await engine.dispose()
+
+
+def race_sync(url: str, schema: str) -> list[bool]:
+    engine = sa.create_engine(
+        sa.engine.make_url(url).set(drivername="postgresql+psycopg"), pool_size=1
+    )
+    client = river.Client(PsycopgDriver(engine, schema=schema))
+    try:
+        return [client.insert(a, OPTS).unique_skipped_as_duplicated for a in jobs()]
+    finally:
+        engine.dispose()
+
+
+def main(url: str, schema: str, driver: str, start_at: str) -> None:
+    time.sleep(max(0.0, float(start_at) - time.time()))
+    skipped = (
+        asyncio.run(race_async(url, schema)) if driver == "asyncpg" else race_sync(url, schema)
+    )
+    print(json.dumps({"inserted": skipped.count(False), "skipped": skipped.count(True)}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
