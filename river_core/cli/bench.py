@@ -107,11 +107,14 @@ async def _insert_chunks(client: river.AsyncClient, count: int) -> None:
         await client.insert_many_fast([BenchArgs()] * min(INSERT_CHUNK, count - start))
 
 
-async def _feed(client: river.AsyncClient, tally: Tally, rate: float | None, backlog: int) -> None:
-    """Continuous mode: keep `backlog` jobs queued, or insert at a fixed `rate` per second."""
+async def _feed(
+    client: river.AsyncClient, tally: Tally, rate: float | None, backlog: int, done: asyncio.Event
+) -> None:
+    """Continuous mode: keep `backlog` jobs queued, or insert at a fixed `rate` per second,
+    until `done` is set (never cancelled mid-insert: a cancelled COPY spoils its connection)."""
     inserted = 0
     started = time.monotonic()
-    while True:
+    while not done.is_set():
         if rate is None:
             missing = backlog - (inserted - tally.worked)
             if missing > 0:
@@ -166,15 +169,16 @@ async def _bench(
     started = time.monotonic()
     await client.start()
     feeder = None
+    feeding_done = asyncio.Event()
     try:
         if count is not None:
             await tally.done.wait()
         else:
-            feeder = asyncio.create_task(_feed(client, tally, rate, max_workers * 4))
+            feeder = asyncio.create_task(_feed(client, tally, rate, max_workers * 4, feeding_done))
             await asyncio.sleep(duration or 0)
     finally:
         if feeder is not None:
-            feeder.cancel()
+            feeding_done.set()
             await asyncio.gather(feeder, return_exceptions=True)
         await client.stop()
         reporter.cancel()
