@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -95,6 +96,17 @@ class AsyncpgDriver(SqlAlchemyDriver):
     def listener(self) -> AsyncpgListener:
         """A new listener on its own connection (not connected yet)."""
         return AsyncpgListener(self._listener_kwargs, self.schema)
+
+    async def cancel_request(self, driver_connection: Any) -> None:
+        """asyncpg's own cancel request, the one it sends when a query's task is cancelled,
+        but without cancelling the task awaiting the query, whose outcome still arrives.
+        asyncpg has no public method for it. A request that cannot be sent closes the
+        connection (asyncpg's rule: its protocol state is then unknown), failing the query."""
+        if not isinstance(driver_connection, asyncpg.Connection):
+            raise TypeError(f"not an asyncpg connection: {type(driver_connection).__name__}")
+        sent = asyncio.get_running_loop().create_future()
+        driver_connection._cancel_current_command(sent)  # type: ignore[attr-defined]
+        await sent
 
     def map_error(self, exc: BaseException) -> BaseException:
         """The base mapping of SQLAlchemy errors, plus the raw errors of the COPY path."""

@@ -80,6 +80,12 @@ class PsycopgDriver(SqlAlchemyDriver):
         """A new listener on its own autocommit connection (not connected yet)."""
         return PsycopgListener(self._listener_kwargs, self.schema)
 
+    async def cancel_request(self, driver_connection: Any) -> None:
+        """psycopg's `cancel_safe`: the request goes on a connection of its own."""
+        if not isinstance(driver_connection, psycopg.AsyncConnection):
+            raise TypeError(f"not a psycopg AsyncConnection: {type(driver_connection).__name__}")
+        await driver_connection.cancel_safe()
+
     def map_error(self, exc: BaseException) -> BaseException:
         """The base mapping of SQLAlchemy errors, plus the raw errors of the COPY path."""
         mapped = super().map_error(exc)

@@ -243,6 +243,12 @@ class AsyncExecutor(abc.ABC):
     async def run(self, fn: Callable[[Executor], T]) -> T:
         """Run `fn` with a sync Executor bound to this connection, without blocking the loop."""
 
+    @abc.abstractmethod
+    async def cancel(self) -> None:
+        """Send the server a cancel request for the statement this connection is running (as
+        psql's Ctrl-C does), while another task awaits `run`: that statement then fails with
+        QueryCanceledError, unless it finished first, and `run` returns its result."""
+
 
 class Listener(abc.ABC):
     """A dedicated, never pooled, autocommit connection for LISTEN/NOTIFY."""

@@ -7,7 +7,8 @@ for every DBAPI (SQLSTATE codes, invalidated connections).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+import abc
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, ClassVar, TypeVar
 
@@ -34,6 +35,11 @@ T = TypeVar("T")
 _SESSION_ENDING_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
 
 
+CancelRequest = Callable[[Any], Awaitable[None]]
+"""Sends the server a cancel request for the statement running on a DBAPI driver's own
+connection object (an `asyncpg.Connection`, a `psycopg.AsyncConnection`)."""
+
+
 class SqlAsyncExecutor(AsyncExecutor):
     """Runs Executor callables on an `AsyncConnection` or `AsyncSession` via `run_sync`."""
 
@@ -42,17 +48,28 @@ class SqlAsyncExecutor(AsyncExecutor):
         conn: AsyncConnection | AsyncSession,
         schema: str | None,
         executor_class: type[SqlExecutor],
+        cancel_request: CancelRequest | None = None,
     ) -> None:
         self._conn = conn
         self.schema = schema
         self._executor_class = executor_class
+        self._cancel_request = cancel_request
+
+    async def _connection(self) -> AsyncConnection:
+        if isinstance(self._conn, AsyncSession):
+            return await self._conn.connection()  # the session's transaction, begun if needed
+        return self._conn
 
     async def run(self, fn: Callable[[Executor], T]) -> T:
-        conn = self._conn
-        if isinstance(conn, AsyncSession):
-            conn = await conn.connection()  # the session's transaction, begun if needed
+        conn = await self._connection()
         schema, executor_class = self.schema, self._executor_class
         return await conn.run_sync(lambda sync_conn: fn(executor_class(sync_conn, schema)))
+
+    async def cancel(self) -> None:
+        if self._cancel_request is None:
+            raise NotImplementedError("this executor was built without a cancel request")
+        raw = await (await self._connection()).get_raw_connection()
+        await self._cancel_request(raw.driver_connection)
 
 
 class SqlAlchemyDriver(Driver):
@@ -96,14 +113,14 @@ class SqlAlchemyDriver(Driver):
             raise TypeError(
                 f"expected a sqlalchemy AsyncConnection or AsyncSession, not {type(conn)!r}"
             )
-        return SqlAsyncExecutor(conn, self.schema, self.executor_class)
+        return SqlAsyncExecutor(conn, self.schema, self.executor_class, self.cancel_request)
 
     @asynccontextmanager
     async def async_transaction(self) -> AsyncIterator[SqlAsyncExecutor]:
         if not isinstance(self.engine, AsyncEngine):
             raise TypeError("this driver has a sync Engine: use transaction()")
         async with self.engine.begin() as conn:
-            yield SqlAsyncExecutor(conn, self.schema, self.executor_class)
+            yield SqlAsyncExecutor(conn, self.schema, self.executor_class, self.cancel_request)
 
     @contextmanager
     def autocommit(self) -> Iterator[SqlExecutor]:
@@ -119,7 +136,14 @@ class SqlAlchemyDriver(Driver):
             raise TypeError("this driver has a sync Engine: no async autocommit connection")
         async with self.engine.connect() as conn:
             autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            yield SqlAsyncExecutor(autocommit, self.schema, self.executor_class)
+            yield SqlAsyncExecutor(
+                autocommit, self.schema, self.executor_class, self.cancel_request
+            )
+
+    @abc.abstractmethod
+    async def cancel_request(self, driver_connection: Any) -> None:
+        """Send a cancel request for the statement running on `driver_connection` (the DBAPI
+        driver's own connection object), without waiting for that statement's outcome."""
 
     def map_error(self, exc: BaseException) -> BaseException:
         """Translate SQLAlchemy's DBAPI errors by SQLSTATE; anything else is returned as is."""

@@ -16,6 +16,8 @@ from river_core.runtime.db import run_one_statement
 
 log = logging.getLogger("river.completer")
 
+WRITE_TIMEOUT = 10.0  # River's completer: each attempt at writing a batch gets 10 s
+
 # Told of each written batch: its outcomes, and the rows after the write (in id order).
 WrittenCallback = Callable[[Sequence[JobSetStateIfRunningParams], Sequence[JobRow]], None]
 
@@ -23,8 +25,9 @@ WrittenCallback = Callable[[Sequence[JobSetStateIfRunningParams], Sequence[JobRo
 class Completer:
     """Collects outcomes and flushes them every `flush_interval` seconds or when `max_batch` wait.
 
-    Transient database errors (lost connection, serialization failure) are retried with backoff;
-    outcomes stay queued until written. `submit` waits when too many outcomes are queued, which
+    Transient database errors (lost connection, serialization failure) are retried with backoff,
+    as are writes cancelled after `WRITE_TIMEOUT` seconds (a lock); outcomes stay queued until
+    written. `submit` waits when too many outcomes are queued, which
     slows fetching instead of growing memory without bound. Rows are read back (RETURNING) for
     `on_written` only while `wants_rows()` says someone needs them.
     """
@@ -99,7 +102,10 @@ class Completer:
             returning = self._on_written is not None and self._wants_rows()
             try:
                 rows = await run_one_statement(
-                    self._driver, functools.partial(self._write, batch, returning)
+                    self._driver,
+                    functools.partial(self._write, batch, returning),
+                    timeout=WRITE_TIMEOUT,
+                    what=f"completer: writing {len(batch)} outcomes",
                 )
             except (DatabaseError, DBAPIError, OSError) as exc:
                 log.warning("completer: writing %d outcomes failed, retrying: %s", len(batch), exc)

@@ -23,6 +23,10 @@ from river_core.runtime.job_executor import (
 
 log = logging.getLogger("river.producer")
 
+# A fetch unanswered for this long (river_job locked, the server stalled) is cancelled with a
+# warning, then retried: a blocked fetch must not hang the producer or a soft stop.
+FETCH_TIMEOUT = 10.0
+
 
 def _get_available(ex: Executor, *, params: JobGetAvailableParams) -> list[JobRow]:
     return ex.job_get_available(params)
@@ -144,7 +148,10 @@ class Producer:
                     client_id=self._client_id, queue=self.queue, max_to_lock=free
                 )
                 rows = await run_one_statement(
-                    self._driver, functools.partial(_get_available, params=params)
+                    self._driver,
+                    functools.partial(_get_available, params=params),
+                    timeout=FETCH_TIMEOUT,
+                    what=f"producer {self.queue}: fetch",
                 )
             except Exception as exc:
                 log.warning("producer %s: fetch failed: %s", self.queue, exc)

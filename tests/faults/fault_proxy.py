@@ -52,7 +52,7 @@ class FaultProxy:
         self._call(self._listen())
 
     def close(self) -> None:
-        self._call(self._down())
+        self._call(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 
@@ -73,6 +73,13 @@ class FaultProxy:
         for writer in list(self._open):
             _reset(writer)
         self._open.clear()
+
+    async def _shutdown(self) -> None:
+        await self._down()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
