@@ -168,12 +168,18 @@ class MaintenanceService(abc.ABC):
     async def _bounded(self, call: Callable[[], Awaitable[T]], timeout: float) -> T:
         """Await `call()` within the budget; a timeout of the service's own trips the breaker."""
         budget, lease_bound = self._budget(timeout)
+        lease_end = time.monotonic() + budget  # when lease-bound: no earlier than its real end
         try:
             async with asyncio.timeout(budget):
                 result = await call()
         except TimeoutError:
             if lease_bound:
-                raise LeadershipEndedError(self.name) from None
+                if not self._lease_ends_after(lease_end):
+                    raise LeadershipEndedError(self.name) from None
+                # The lease was renewed meanwhile: this run failed, the service goes on.
+                raise TimeoutError(
+                    f"no answer within the {budget:.1f}s left of the lease"
+                ) from None
             self.breaker.trip()
             raise
         except QueryCanceledError:
@@ -181,6 +187,12 @@ class MaintenanceService(abc.ABC):
             raise
         self.breaker.reset_if_not_open()
         return result
+
+    def _lease_ends_after(self, moment: float) -> bool:
+        """Whether this client still leads after `moment` (a `time.monotonic()`): its lease
+        was renewed since."""
+        lease = self._lease()
+        return lease > 0 and time.monotonic() + lease > moment
 
     async def _batch(self, fn: Callable[[Executor], T]) -> T:
         """Run `fn` in its own transaction, bounded by the timeout and the lease."""
