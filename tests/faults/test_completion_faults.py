@@ -70,3 +70,55 @@ def test_serialization_failure_and_row_lock_on_completion(
     assert fired > JOBS  # the failing call, then every job's completion
     assert retried, "the completer did not report the serialization failure it retried"
     assert {(r.state, r.attempt, len(r.errors)) for r in rows} == {(river.JobState.COMPLETED, 1, 0)}
+
+
+def test_a_completion_held_past_the_rescue_horizon_is_not_rescued(
+    fault_db: FaultDb, spawn: Spawn
+) -> None:
+    """A job's completion blocked by a row lock past `rescue_stuck_jobs_after`: the rescuer
+    takes it for stuck and its write waits behind the completer's on the same lock; once
+    released, the rescuer's re-check at write time sees the job completed and leaves it."""
+    worker = spawn(
+        "recheck",
+        max_workers=2,
+        job_timeout=0.5,
+        rescue_stuck_jobs_after=1.0,
+        rescuer_interval=0.2,
+        leader_elect_interval=0.5,
+        leader_ttl_padding=5.0,  # the rescuer's blocked write outlives the lock
+    )
+    worker.wait_started()
+    wait_for(lambda: fault_db.scalar("SELECT count(*) FROM {s}.river_leader"), "a leader", 10)
+    client = river.Client(PsycopgDriver(fault_db.engine, schema=fault_db.schema))
+    job_id = client.insert(FaultArgs(ms=200)).job.id
+    wait_for(lambda: fault_db.count("running") == 1, "the job to run", 10)
+    writers: list[int] = []
+    with fault_db.engine.connect() as conn:
+        conn.exec_driver_sql(
+            f"SELECT 1 FROM {fault_db.schema}.river_job WHERE id = %(id)s FOR UPDATE",
+            {"id": job_id},
+        )
+        held_until = time.monotonic() + LOCK_HELD
+        while time.monotonic() < held_until:
+            writers.append(
+                fault_db.scalar(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                )
+            )
+            time.sleep(0.1)
+        conn.commit()
+    wait_for(lambda: fault_db.count("completed") == 1, "the job to complete", 10)
+    time.sleep(1.0)  # time for a rescue that should not happen
+
+    job = client.job_get(job_id)
+    runs = fault_db.scalar("SELECT count(*) FROM {s}.fault_ledger WHERE job_id = :id", id=job_id)
+    print(
+        f"\nscenario 7 (rescuer re-check): writes waiting on the lock: {writers[-1]} at its "
+        f"release; "
+        f"job {job.state.value}, attempt {job.attempt}, {len(job.errors)} errors, "
+        f"metadata {job.metadata}, {runs} run(s)"
+    )
+    assert writers[-1] == 2  # the completer's and the rescuer's
+    assert (job.state, job.attempt, job.errors, runs) == (river.JobState.COMPLETED, 1, [], 1)
+    assert "river:rescue_count" not in job.metadata
