@@ -30,7 +30,6 @@ DEFAULT_BENCH_DIR = Path(__file__).resolve().parents[2] / "shared" / "bench"
 BENCH_DIR = Path(os.environ.get("RIVER_PEER_BENCH_DIR", DEFAULT_BENCH_DIR))
 sys.path.insert(0, str(BENCH_DIR))
 import common  # noqa: E402
-
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
 

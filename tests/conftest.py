@@ -19,7 +19,7 @@ TEST_DATABASE = os.environ.get("RIVER_TEST_DATABASE", f"river_queue_test_{os.get
 
 def with_driver(url: str, driver: str) -> str:
     """`postgresql://...` -> `postgresql+<driver>://...` for SQLAlchemy."""
-    scheme, rest = url.split("://", 1)
+    _, rest = url.split("://", 1)
     return f"postgresql+{driver}://{rest}"
 
 
