@@ -71,7 +71,7 @@ def test_eight_processes_work_every_job_exactly_once(fault_db: FaultDb, spawn: S
 
 
 def test_eight_processes_racing_unique_inserts_leave_one_row_per_key(fault_db: FaultDb) -> None:
-    start_at = time.time() + 3.0  # every racer imported and waiting
+    start_at = time.time() + 5.0  # every racer imported, connected and waiting
     racers = [
         subprocess.Popen(
             [
@@ -81,6 +81,7 @@ def test_eight_processes_racing_unique_inserts_leave_one_row_per_key(fault_db: F
                 fault_db.schema,
                 "asyncpg" if n % 2 == 0 else "psycopg",
                 str(start_at),
+                str(n),
             ],
             cwd=HERE,
             stdout=subprocess.PIPE,

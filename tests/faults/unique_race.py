@@ -1,16 +1,18 @@
 """One racer of the unique-insert race: inserts the same 1,000 unique jobs as its rivals.
 
-    python unique_race.py URL SCHEMA DRIVER START_AT
+    python unique_race.py URL SCHEMA DRIVER START_AT SEED
 
-Waits until `START_AT` (time.time()), then inserts jobs unique by args one at a time, in the
-same order as every rival (AsyncClient on asyncpg, or sync Client on psycopg), and prints one
-JSON line: how many it inserted and how many were skipped as duplicates.
+Connects, waits until `START_AT` (time.time()), then inserts jobs unique by args one at a
+time (AsyncClient on asyncpg, or sync Client on psycopg), in an order shuffled by `SEED` so
+that racers collide on the same keys at the same time, and prints one JSON line: how many it
+inserted and how many were skipped as duplicates.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import sys
 import time
 
@@ -26,36 +28,47 @@ KEYS = 1_000
 OPTS = river.InsertOpts(queue="unique", unique_opts=river.UniqueOpts(by_args=True))
 
 
-def jobs() -> list[FaultArgs]:
-    return [FaultArgs(ms=key, ledger=False) for key in range(KEYS)]
+def jobs(seed: int) -> list[FaultArgs]:
+    keys = list(range(KEYS))
+    random.Random(seed).shuffle(keys)
+    return [FaultArgs(ms=key, ledger=False) for key in keys]
 
 
-async def race_async(url: str, schema: str) -> list[bool]:
+def wait_for_start(start_at: float) -> None:
+    time.sleep(max(0.0, start_at - time.time()))
+
+
+async def race_async(url: str, schema: str, start_at: float, seed: int) -> list[bool]:
     engine = create_async_engine(
         sa.engine.make_url(url).set(drivername="postgresql+asyncpg"), pool_size=1
     )
     client = river.AsyncClient(AsyncpgDriver(engine, schema=schema))
     try:
-        return [(await client.insert(a, OPTS)).unique_skipped_as_duplicated for a in jobs()]
+        await client.queue_list()  # connected before the start
+        wait_for_start(start_at)
+        return [(await client.insert(a, OPTS)).unique_skipped_as_duplicated for a in jobs(seed)]
     finally:
         await engine.dispose()
 
 
-def race_sync(url: str, schema: str) -> list[bool]:
+def race_sync(url: str, schema: str, start_at: float, seed: int) -> list[bool]:
     engine = sa.create_engine(
         sa.engine.make_url(url).set(drivername="postgresql+psycopg"), pool_size=1
     )
     client = river.Client(PsycopgDriver(engine, schema=schema))
     try:
-        return [client.insert(a, OPTS).unique_skipped_as_duplicated for a in jobs()]
+        client.queue_list()  # connected before the start
+        wait_for_start(start_at)
+        return [client.insert(a, OPTS).unique_skipped_as_duplicated for a in jobs(seed)]
     finally:
         engine.dispose()
 
 
-def main(url: str, schema: str, driver: str, start_at: str) -> None:
-    time.sleep(max(0.0, float(start_at) - time.time()))
+def main(url: str, schema: str, driver: str, start_at: str, seed: str) -> None:
     skipped = (
-        asyncio.run(race_async(url, schema)) if driver == "asyncpg" else race_sync(url, schema)
+        asyncio.run(race_async(url, schema, float(start_at), int(seed)))
+        if driver == "asyncpg"
+        else race_sync(url, schema, float(start_at), int(seed))
     )
     print(json.dumps({"inserted": skipped.count(False), "skipped": skipped.count(True)}))
 
