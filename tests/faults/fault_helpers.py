@@ -14,7 +14,9 @@ Run = tuple[int, str, datetime, datetime | None]
 """One run of a job from the ledger: job id, client id, started_at, ended_at (None: never)."""
 
 
-def wait_for(check: Callable[[], T], what: str, timeout: float, *, interval: float = 0.05) -> T:
+def wait_for(
+    check: Callable[[], T | None], what: str, timeout: float, *, interval: float = 0.05
+) -> T:
     """Poll `check` until it returns something truthy; fail naming `what` after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import FaultDb, Spawn
 from fault_app import FaultArgs
+from fault_env import FaultDb, Spawn
 from fault_helpers import wait_for
 
 import river_core as river

@@ -9,8 +9,8 @@ import time
 
 import psutil
 import pytest
-from conftest import FaultDb, Spawn, WorkerProcess
 from fault_app import FaultArgs
+from fault_env import FaultDb, Spawn, WorkerProcess
 from fault_helpers import wait_for
 
 import river_core as river

@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 
-from conftest import HERE, FaultDb, Spawn
 from fault_app import FaultArgs
+from fault_env import HERE, FaultDb, Spawn
 from fault_helpers import wait_for
 
 import river_core as river
@@ -55,17 +55,20 @@ def test_eight_processes_work_every_job_exactly_once(fault_db: FaultDb, spawn: S
         "SELECT runs, count(*) FROM (SELECT count(*) AS runs FROM {s}.fault_ledger "
         "GROUP BY job_id) r GROUP BY 1"
     )
-    share = dict(
-        fault_db.rows("SELECT attempted_by[1], count(*) FROM {s}.river_job GROUP BY 1 ORDER BY 1")
-    )
+    share: dict[str, int] = {
+        str(client): int(count)
+        for client, count in fault_db.rows(
+            "SELECT attempted_by[1], count(*) FROM {s}.river_job GROUP BY 1 ORDER BY 1"
+        )
+    }
     print(
         f"\nscenario 8: {PROCESSES} processes x {WORKERS} workers worked {JOBS} jobs in "
         f"{took:.1f} s ({JOBS / took:.0f} jobs/s); (attempt, attempted_by entries, state, "
-        f"jobs): {[tuple(r) for r in summary]}; (runs, jobs): {[tuple(r) for r in runs]}; "
+        f"jobs): {summary}; (runs, jobs): {runs}; "
         f"jobs per process: {sorted(share.values())}"
     )
-    assert [tuple(r) for r in summary] == [(1, 1, "completed", JOBS)]
-    assert [tuple(r) for r in runs] == [(1, JOBS)]
+    assert summary == [(1, 1, "completed", JOBS)]
+    assert runs == [(1, JOBS)]
     assert len(share) == PROCESSES
     assert all(worker.alive() for worker in workers)
 

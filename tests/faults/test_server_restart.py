@@ -9,8 +9,8 @@ import random
 import time
 
 import pytest
-from conftest import FaultDb, Spawn
 from fault_app import FaultArgs
+from fault_env import FaultDb, Spawn
 from fault_helpers import wait_for
 
 import river_core as river

@@ -9,8 +9,8 @@ import random
 import time
 from datetime import datetime
 
-from conftest import FaultDb, Spawn, WorkerProcess
 from fault_app import FaultArgs
+from fault_env import FaultDb, Spawn, WorkerProcess
 from fault_helpers import Run, overlapping_runs, wait_for
 
 import river_core as river

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 import sqlalchemy as sa
-from conftest import FaultDb
+from fault_env import FaultDb
 from fault_proxy import FaultProxy
 from sqlalchemy.ext.asyncio import create_async_engine
 

@@ -11,8 +11,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from conftest import FaultDb, Spawn
 from fault_app import FaultArgs
+from fault_env import FaultDb, Spawn
 from fault_helpers import wait_for
 
 import river_core as river

@@ -11,8 +11,8 @@ import time
 
 import psycopg
 import sqlalchemy as sa
-from conftest import FaultDb, Spawn
 from fault_app import FaultArgs
+from fault_env import FaultDb, Spawn
 from fault_helpers import wait_for
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -87,7 +87,9 @@ async def test_jobs_worked_are_exactly_the_committed_ones(fault_db: FaultDb, spa
         f"{len(worked)} runs, {len(notifications)} notifications; start after commit: "
         f"min {min(leads) * 1000:.1f} ms, median {sorted(leads)[len(leads) // 2] * 1000:.1f} ms"
     )
-    assert sorted(r.job_id for r in worked) == sorted(committed)  # each committed job ran once
+    assert sorted(job_id for (job_id,) in worked) == sorted(
+        committed
+    )  # each committed job ran once
     assert fault_db.scalar("SELECT count(*) FROM {s}.river_job") == len(committed)
     assert len(runs) == len(committed)
     assert min(leads) >= 0, "a job started before its transaction committed"

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
-from conftest import FaultDb, Spawn
 from fault_app import FaultArgs
+from fault_env import FaultDb, Spawn
 from fault_helpers import wait_for
 from fault_proxy import FaultProxy
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -72,13 +72,14 @@ async def test_outage_completions_retried_inserts_raise(
         proxy.down()
         down_at = time.monotonic()
         failures: list[tuple[str, str, str]] = []
-        for name, insert in (
+        inserts: list[tuple[str, Callable[[], Awaitable[river.InsertResult]]]] = [
             ("AsyncClient", lambda: async_client.insert(FaultArgs(ms=1, ledger=False))),
             (
                 "Client",
                 lambda: asyncio.to_thread(sync_client.insert, FaultArgs(ms=2, ledger=False)),
             ),
-        ):
+        ]
+        for name, insert in inserts:
             asked = time.monotonic()
             with pytest.raises(river.ConnectionLostError) as raised:
                 await asyncio.wait_for(insert(), 5)
