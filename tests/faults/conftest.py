@@ -1,5 +1,6 @@
 """Fault-suite fixtures (see fault_env.py): the session's throwaway cluster, a migrated schema
-per test, and worker processes killed at the end of their test."""
+per test, worker processes killed at the end of their test, and the scenarios' measured
+figures, printed in the session's summary (so that CI logs show them)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from fault_env import (
     FaultCluster,
     FaultDb,
+    Figures,
     Spawn,
     WorkerProcess,
     create_cluster,
@@ -52,3 +54,23 @@ def spawn(fault_db: FaultDb, tmp_path: Path) -> Iterator[Spawn]:
     for process in processes:
         if process.alive():
             process.kill()
+
+
+FIGURES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Figures:
+    """`figures(line)`: a measured figure of this test, for the session's summary."""
+    lines = request.config.stash.setdefault(FIGURES, [])
+    return lambda line: lines.append(f"{request.node.name}: {line}")
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    lines = config.stash.get(FIGURES, [])
+    if lines:
+        terminalreporter.section("fault suite: measured figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -277,6 +277,8 @@ class WorkerProcess:
 
 
 Spawn = Callable[..., WorkerProcess]
+Figures = Callable[[str], None]
+"""Records a line of a scenario's measured figures (printed in the session's summary)."""
 
 
 def start_worker(

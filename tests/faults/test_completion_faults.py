@@ -9,7 +9,7 @@ import time
 
 import pytest
 from fault_app import FaultArgs
-from fault_env import FaultDb, Spawn
+from fault_env import FaultDb, Figures, Spawn
 from fault_helpers import wait_for
 
 import river_core as river
@@ -35,7 +35,7 @@ CREATE TRIGGER fault_serialization BEFORE UPDATE ON {s}.river_job FOR EACH ROW
 
 @pytest.mark.parametrize("driver", ["asyncpg", "psycopg"])
 def test_serialization_failure_and_row_lock_on_completion(
-    fault_db: FaultDb, spawn: Spawn, driver: str
+    fault_db: FaultDb, spawn: Spawn, driver: str, figures: Figures
 ) -> None:
     fault_db.execute(TRIGGER)
     worker = spawn(f"completion-{driver}", driver=driver, max_workers=JOBS)
@@ -62,8 +62,8 @@ def test_serialization_failure_and_row_lock_on_completion(
     after_release = time.monotonic() - released
 
     rows = client.job_list(river.JobListParams(ids=[*jobs, locked]))
-    print(
-        f"\nscenario 7 ({driver}): the trigger fired {fired} times (once failing), completer "
+    figures(
+        f"scenario 7 ({driver}): the trigger fired {fired} times (once failing), completer "
         f"warnings: {len(retried)}; a row lock held {LOCK_HELD:.0f} s -> the job completed "
         f"{after_release * 1000:.0f} ms after the release"
     )
@@ -73,7 +73,7 @@ def test_serialization_failure_and_row_lock_on_completion(
 
 
 def test_a_completion_held_past_the_rescue_horizon_is_not_rescued(
-    fault_db: FaultDb, spawn: Spawn
+    fault_db: FaultDb, spawn: Spawn, figures: Figures
 ) -> None:
     """A job's completion blocked by a row lock past `rescue_stuck_jobs_after`: the rescuer
     takes it for stuck and its write waits behind the completer's on the same lock; once
@@ -113,8 +113,8 @@ def test_a_completion_held_past_the_rescue_horizon_is_not_rescued(
 
     job = client.job_get(job_id)
     runs = fault_db.scalar("SELECT count(*) FROM {s}.fault_ledger WHERE job_id = :id", id=job_id)
-    print(
-        f"\nscenario 7 (rescuer re-check): writes waiting on the lock: {writers[-1]} at its "
+    figures(
+        f"scenario 7 (rescuer re-check): writes waiting on the lock: {writers[-1]} at its "
         f"release; "
         f"job {job.state.value}, attempt {job.attempt}, {len(job.errors)} errors, "
         f"metadata {job.metadata}, {runs} run(s)"

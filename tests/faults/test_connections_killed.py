@@ -10,7 +10,7 @@ import time
 import psutil
 import pytest
 from fault_app import FaultArgs
-from fault_env import FaultDb, Spawn, WorkerProcess
+from fault_env import FaultDb, Figures, Spawn, WorkerProcess
 from fault_helpers import wait_for
 
 import river_core as river
@@ -45,7 +45,7 @@ def listener_of(fault_db: FaultDb, worker: WorkerProcess) -> int | None:
 
 @pytest.mark.parametrize("driver", ["asyncpg", "psycopg"])
 def test_killed_connections_recover_by_themselves(
-    fault_db: FaultDb, spawn: Spawn, driver: str
+    fault_db: FaultDb, spawn: Spawn, driver: str, figures: Figures
 ) -> None:
     worker = spawn(f"killed-{driver}", driver=driver, max_workers=RUNNING, fetch_poll_interval=60)
     worker.wait_started()
@@ -78,8 +78,8 @@ def test_killed_connections_recover_by_themselves(
     assert worker.alive()
 
     jobs = client.job_list(river.JobListParams(ids=running))
-    print(
-        f"\nscenario 5 ({driver}): listener {old_listener} killed -> a job started in "
+    figures(
+        f"scenario 5 ({driver}): listener {old_listener} killed -> a job started in "
         f"{after_listener_kill * 1000:.0f} ms, new listener {new_listener}; all {len(killed)} "
         f"connections killed with {RUNNING} jobs of 1.5 s running -> all completed "
         f"{recovered:.2f} s later, a new job started in {after_all_killed * 1000:.0f} ms"

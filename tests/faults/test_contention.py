@@ -12,7 +12,7 @@ import sys
 import time
 
 from fault_app import FaultArgs
-from fault_env import HERE, FaultDb, Spawn
+from fault_env import HERE, FaultDb, Figures, Spawn
 from fault_helpers import wait_for
 
 import river_core as river
@@ -24,7 +24,9 @@ JOBS = 20_000
 KEYS = 1_000
 
 
-def test_eight_processes_work_every_job_exactly_once(fault_db: FaultDb, spawn: Spawn) -> None:
+def test_eight_processes_work_every_job_exactly_once(
+    fault_db: FaultDb, spawn: Spawn, figures: Figures
+) -> None:
     workers = [
         spawn(
             f"busy-{n}",
@@ -61,8 +63,8 @@ def test_eight_processes_work_every_job_exactly_once(fault_db: FaultDb, spawn: S
             "SELECT attempted_by[1], count(*) FROM {s}.river_job GROUP BY 1 ORDER BY 1"
         )
     }
-    print(
-        f"\nscenario 8: {PROCESSES} processes x {WORKERS} workers worked {JOBS} jobs in "
+    figures(
+        f"scenario 8: {PROCESSES} processes x {WORKERS} workers worked {JOBS} jobs in "
         f"{took:.1f} s ({JOBS / took:.0f} jobs/s); (attempt, attempted_by entries, state, "
         f"jobs): {summary}; (runs, jobs): {runs}; "
         f"jobs per process: {sorted(share.values())}"
@@ -73,7 +75,9 @@ def test_eight_processes_work_every_job_exactly_once(fault_db: FaultDb, spawn: S
     assert all(worker.alive() for worker in workers)
 
 
-def test_eight_processes_racing_unique_inserts_leave_one_row_per_key(fault_db: FaultDb) -> None:
+def test_eight_processes_racing_unique_inserts_leave_one_row_per_key(
+    fault_db: FaultDb, figures: Figures
+) -> None:
     start_at = time.time() + 5.0  # every racer imported, connected and waiting
     racers = [
         subprocess.Popen(
@@ -101,8 +105,8 @@ def test_eight_processes_racing_unique_inserts_leave_one_row_per_key(fault_db: F
         "SELECT count(*), count(DISTINCT unique_key) FROM {s}.river_job WHERE queue = 'unique'"
     )[0]
     inserted = [r["inserted"] for r in results]
-    print(
-        f"\nscenario 8: {PROCESSES} racers x {KEYS} unique inserts -> {rows} rows, {keys} "
+    figures(
+        f"scenario 8: {PROCESSES} racers x {KEYS} unique inserts -> {rows} rows, {keys} "
         f"unique keys; inserted per racer {inserted} (sum {sum(inserted)}), skipped "
         f"{[r['skipped'] for r in results]}"
     )

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from fault_app import FaultArgs
-from fault_env import FaultDb, Spawn
+from fault_env import FaultDb, Figures, Spawn
 from fault_helpers import wait_for
 
 import river_core as river
@@ -30,7 +30,7 @@ TIMINGS = {
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
 def test_restart_under_load_loses_nothing_and_notifications_resume(
-    fault_db: FaultDb, spawn: Spawn, mode: str
+    fault_db: FaultDb, spawn: Spawn, mode: str, figures: Figures
 ) -> None:
     workers = [
         spawn(f"restart-{mode}-{driver}", driver=driver, max_workers=10, **TIMINGS)
@@ -70,8 +70,8 @@ def test_restart_under_load_loses_nothing_and_notifications_resume(
     )
     probe = client.insert(FaultArgs(ms=0, ledger=False)).job.id
     latency = wait_for(lambda: fault_db.start_latency(probe), "the probe job to start", 10)
-    print(
-        f"\nscenario 4 ({mode}): restart took {restart_took:.2f} s with {left_at_restart} of "
+    figures(
+        f"scenario 4 ({mode}): restart took {restart_took:.2f} s with {left_at_restart} of "
         f"{JOBS} jobs left; completions resumed {resumed:.2f} s after the server was back, "
         f"all completed {all_done:.2f} s after the restart began ({rescued} rescued); a job "
         f"inserted afterwards started in {latency * 1000:.0f} ms (poll 60 s)"

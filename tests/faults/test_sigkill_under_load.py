@@ -10,7 +10,7 @@ import time
 from datetime import datetime
 
 from fault_app import FaultArgs
-from fault_env import FaultDb, Spawn, WorkerProcess
+from fault_env import FaultDb, Figures, Spawn, WorkerProcess
 from fault_helpers import Run, overlapping_runs, wait_for
 
 import river_core as river
@@ -37,7 +37,7 @@ TIMINGS = {
 
 
 def test_sigkill_every_5s_loses_nothing_and_never_runs_a_job_twice_at_once(
-    fault_db: FaultDb, spawn: Spawn
+    fault_db: FaultDb, spawn: Spawn, figures: Figures
 ) -> None:
     seed = random.randrange(1 << 32)
     rng = random.Random(seed)
@@ -100,8 +100,8 @@ def test_sigkill_every_5s_loses_nothing_and_never_runs_a_job_twice_at_once(
     rescued = fault_db.scalar(
         "SELECT count(*) FROM {s}.river_job WHERE metadata ? 'river:rescue_count'"
     )
-    print(
-        f"\nscenario 2 (seed {seed}): {JOBS} jobs, {KILLS} kills (running jobs of the victim: "
+    figures(
+        f"scenario 2 (seed {seed}): {JOBS} jobs, {KILLS} kills (running jobs of the victim: "
         f"{busy_at_kill}), {len(runs)} runs, {len(twice)} jobs run more than once, "
         f"{rescued} rescued, all completed {drained:.1f} s after the last kill"
     )

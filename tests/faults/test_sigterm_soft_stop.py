@@ -9,7 +9,7 @@ import time
 
 import pytest
 from fault_app import FaultArgs
-from fault_env import FaultDb, Spawn
+from fault_env import FaultDb, Figures, Spawn
 from fault_helpers import wait_for
 
 import river_core as river
@@ -21,7 +21,7 @@ SHORT, LONG = 3, 3
 
 @pytest.mark.parametrize("driver", ["asyncpg", "psycopg"])
 def test_sigterm_finishes_short_jobs_and_returns_long_ones(
-    fault_db: FaultDb, spawn: Spawn, driver: str
+    fault_db: FaultDb, spawn: Spawn, driver: str, figures: Figures
 ) -> None:
     worker = spawn(
         f"soft-{driver}", driver=driver, max_workers=10, soft_stop_timeout=SOFT_STOP_TIMEOUT
@@ -46,8 +46,8 @@ def test_sigterm_finishes_short_jobs_and_returns_long_ones(
         "SELECT count(*) FROM {s}.river_job WHERE state = 'running' AND :id = ANY(attempted_by)",
         id=worker.id,
     )
-    print(
-        f"\nscenario 3 ({driver}): exit code {code} {exited_after:.2f} s after SIGTERM "
+    figures(
+        f"scenario 3 ({driver}): exit code {code} {exited_after:.2f} s after SIGTERM "
         f"(soft-stop timeout {SOFT_STOP_TIMEOUT} s); short jobs "
         f"{[(jobs[i].state.value, jobs[i].attempt) for i in short]}, long jobs "
         f"{[(jobs[i].state.value, jobs[i].attempt, len(jobs[i].errors)) for i in long]}"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from fault_app import FaultArgs
-from fault_env import FaultDb, Spawn
+from fault_env import FaultDb, Figures, Spawn
 from fault_helpers import wait_for
 
 import river_core as river
@@ -27,7 +27,9 @@ FIRST, THEN = 2 * SLOTS, 20
 TIMINGS = {"leader_elect_interval": 1.0, "leader_ttl_padding": 2.0, "scheduler_interval": 1.0}
 
 
-def test_table_lock_calls_time_out_and_work_resumes(fault_db: FaultDb, spawn: Spawn) -> None:
+def test_table_lock_calls_time_out_and_work_resumes(
+    fault_db: FaultDb, spawn: Spawn, figures: Figures
+) -> None:
     workers = [
         spawn(
             f"locked-{driver}",
@@ -84,8 +86,8 @@ def test_table_lock_calls_time_out_and_work_resumes(fault_db: FaultDb, spawn: Sp
     )
     timeouts = {w.id: [line.split(": ", 1)[1] for line in w.warnings("timed out")] for w in workers}
     rows = client.job_list(river.JobListParams(max=FIRST + THEN + 1))
-    print(
-        f"\nscenario 9: lock held {LOCK_HELD:.0f} s; backends waiting on it (sampled every "
+    figures(
+        f"scenario 9: lock held {LOCK_HELD:.0f} s; backends waiting on it (sampled every "
         f"0.5 s): max {max(waiting)}, last {waiting[-1]}; timeout warnings per process "
         f"{ {k: len(v) for k, v in timeouts.items()} } e.g. {next(iter(timeouts.values()))[:2]}; "
         f"work resumed {float(resumed) * 1000:.0f} ms after the release (poll {POLL:.0f} s); a job "

@@ -12,7 +12,7 @@ import time
 import psycopg
 import sqlalchemy as sa
 from fault_app import FaultArgs
-from fault_env import FaultDb, Spawn
+from fault_env import FaultDb, Figures, Spawn
 from fault_helpers import wait_for
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -24,7 +24,9 @@ TRANSACTIONS = 500
 XID = sa.text("SELECT pg_current_xact_id()::text")
 
 
-async def test_jobs_worked_are_exactly_the_committed_ones(fault_db: FaultDb, spawn: Spawn) -> None:
+async def test_jobs_worked_are_exactly_the_committed_ones(
+    fault_db: FaultDb, spawn: Spawn, figures: Figures
+) -> None:
     seed = random.randrange(1 << 32)
     rng = random.Random(seed)
     worker = spawn("tx-worker", max_workers=20)
@@ -82,8 +84,8 @@ async def test_jobs_worked_are_exactly_the_committed_ones(fault_db: FaultDb, spa
     )
     worked = fault_db.rows("SELECT job_id FROM {s}.fault_ledger")
     leads = [(started - committed_at).total_seconds() for _, started, committed_at in runs]
-    print(
-        f"\nscenario 1 (seed {seed}): {len(committed)} committed, {len(rolled_back)} rolled back, "
+    figures(
+        f"scenario 1 (seed {seed}): {len(committed)} committed, {len(rolled_back)} rolled back, "
         f"{len(worked)} runs, {len(notifications)} notifications; start after commit: "
         f"min {min(leads) * 1000:.1f} ms, median {sorted(leads)[len(leads) // 2] * 1000:.1f} ms"
     )

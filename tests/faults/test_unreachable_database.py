@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 import sqlalchemy as sa
 from fault_app import FaultArgs
-from fault_env import FaultDb, Spawn
+from fault_env import FaultDb, Figures, Spawn
 from fault_helpers import wait_for
 from fault_proxy import FaultProxy
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -41,7 +41,7 @@ def proxy(fault_db: FaultDb) -> Iterator[FaultProxy]:
 
 
 async def test_outage_completions_retried_inserts_raise(
-    fault_db: FaultDb, spawn: Spawn, proxy: FaultProxy
+    fault_db: FaultDb, spawn: Spawn, proxy: FaultProxy, figures: Figures
 ) -> None:
     via_proxy = fault_db.cluster.url(port=proxy.port)
     workers = [
@@ -111,8 +111,8 @@ async def test_outage_completions_retried_inserts_raise(
     inserted_once = fault_db.scalar(
         "SELECT count(*) FROM {s}.river_job WHERE args->>'ms' IN ('1', '2')"
     )
-    print(
-        f"\nscenario 6: {OUTAGE:.0f} s outage with {len(jobs)} jobs finishing {by_client}; "
+    figures(
+        f"scenario 6: {OUTAGE:.0f} s outage with {len(jobs)} jobs finishing {by_client}; "
         f"inserts during it raised {failures}; all completions landed {landed:.2f} s after the "
         f"proxy came back; retried inserts {retried} -> {inserted_once} rows; 4 jobs with "
         f"200 ms of added latency completed"
