@@ -221,7 +221,7 @@ async def running(client: river.AsyncClient) -> AsyncIterator[river.AsyncClient]
         yield client
     finally:
         if client.started:
-            await asyncio.wait_for(client.stop_and_cancel(), 10)
+            await asyncio.wait_for(client.stop_and_cancel(), 30)
 
 
 async def wait_until(

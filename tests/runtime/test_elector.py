@@ -208,4 +208,4 @@ async def test_a_lease_taken_over_is_lost_without_resigning(
         await wait_until(until(lambda: bool(terms.lost)), "the loss", timeout=2)
         row = await leader_row(driver)
         assert row is not None and row.leader_id == "intruder"  # not resigned away
-        assert not elector.is_leader
+        await wait_until(until(lambda: not elector.is_leader), "stepping down", timeout=2)
